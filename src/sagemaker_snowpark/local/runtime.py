@@ -1,0 +1,361 @@
+"""The local training runtime: runs a SageMaker training job the way SageMaker runs a BYOC image.
+
+For each host (algo-1, algo-2, ...) it lays out an /opt/ml-shaped tree under the state folder,
+starts the image's `train` program with the job's environment plus the stack's endpoints, streams
+its output to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`, stream `<job>/algo-N-<epoch>`),
+and lets the exit codes decide the status. Afterwards /opt/ml/model becomes model.tar.gz and
+/opt/ml/output/data becomes output.tar.gz at the job's S3 output path, and the text of
+/opt/ml/output/failure becomes FailureReason. StopTrainingJob sends SIGTERM, then SIGKILL after a
+grace period, as SageMaker does.
+
+Without a Docker engine the program runs as a local process of this Python environment, from the
+source the image was built from (`process` mode). A `docker` mode that runs the real image is
+added by the real-containers work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moto.core.utils import utcnow
+
+from .aws import (
+    TRAINING_LOG_GROUP,
+    find_ecr_image,
+    list_s3_keys,
+    put_log_lines,
+    read_s3_object,
+    training_job,
+    write_s3_object,
+)
+from .builds import BuiltImage
+
+FAILURE_REASON_LIMIT = 1024  # SageMaker truncates FailureReason to 1024 characters
+LOG_FLUSH_SECONDS = 0.5
+# Variables of the stack's own process that a training process may inherit; the rest (a learner's
+# real AWS credentials among them) stays out.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "TZ")
+
+
+@dataclass
+class _Run:
+    """One running job: its processes and whether a stop was asked for."""
+
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+class TrainingRuntime:
+    def __init__(
+        self,
+        state_dir: Path,
+        images: dict[str, BuiltImage],
+        endpoints: dict[str, str],
+        python: str = sys.executable,
+        stop_grace_seconds: float = 30.0,
+    ):
+        self.jobs_dir = state_dir / "jobs"
+        self.images = images
+        self.endpoints = endpoints
+        self.python = python
+        self.stop_grace_seconds = stop_grace_seconds
+        self._runs: dict[tuple[str, str, str], _Run] = {}
+        self._lock = threading.Lock()
+
+    # --- called by the SageMaker handlers
+
+    def start(self, account: str, region: str, name: str) -> None:
+        run = _Run()
+        run.thread = threading.Thread(
+            target=self._run_job, args=(account, region, name, run), name=f"job-{name}", daemon=True
+        )
+        with self._lock:
+            self._runs[(account, region, name)] = run
+        run.thread.start()
+
+    def stop(self, account: str, region: str, name: str) -> None:
+        with self._lock:
+            run = self._runs.get((account, region, name))
+        if run is not None:
+            run.stop_requested.set()
+            self._signal(run, signal.SIGTERM)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every running job (the stack is going down) and wait for their threads."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.stop_requested.set()
+            self._signal(run, signal.SIGTERM)
+        deadline = time.time() + timeout
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(max(0.0, deadline - time.time()))
+            self._signal(run, signal.SIGKILL)
+
+    # --- the job
+
+    def _run_job(self, account: str, region: str, name: str, run: _Run) -> None:
+        job = training_job(account, region, name)
+        if job is None:
+            return
+        started = time.time()
+        job.training_start_time = utcnow()
+        hosts = [f"algo-{i}" for i in range(1, job.resource_config["InstanceCount"] + 1)]
+        streams = {host: f"{name}/{host}-{int(started)}" for host in hosts}
+        logged: dict[str, list[str]] = {host: [] for host in hosts}
+        try:
+            status, reason = self._train(account, region, job, hosts, streams, logged, run)
+        except Exception as error:  # the stack's own fault: report it rather than hang InProgress
+            status, reason = "Failed", f"InternalServerError: local stack: {error}"
+        self._transition(job, "Uploading", "Uploading generated training model")
+        try:
+            self._upload(account, job, hosts)
+        except Exception as error:
+            status, reason = "Failed", f"InternalServerError: uploading the model failed: {error}"
+        job.final_metric_data_list = _final_metrics(job.algorithm_specification, logged)
+        ended = time.time()
+        job.training_end_time = utcnow()
+        job.training_time_in_seconds = max(1, math.ceil(ended - started))
+        job.billable_time_in_seconds = job.training_time_in_seconds * len(hosts)
+        if reason:
+            job.failure_reason = reason[:FAILURE_REASON_LIMIT]
+        # Last: the SDK stops reading logs once it sees a final status.
+        self._transition(job, status, reason or "")
+        job.training_job_status = status
+        with self._lock:
+            self._runs.pop((account, region, job.training_job_name), None)
+
+    def _train(self, account, region, job, hosts, streams, logged, run) -> tuple[str, str | None]:
+        image_uri = job.algorithm_specification["TrainingImage"]
+        found = find_ecr_image(image_uri)
+        built = self.images.get(found.digest) if found else None
+        if built is None:
+            return "Failed", (
+                f"ClientError: the training image {image_uri} does not exist in Amazon ECR; "
+                "build and push it before starting the job"
+            )
+        job_dir = self.jobs_dir / job.training_job_name
+        shutil.rmtree(job_dir, ignore_errors=True)
+        channels = job.input_data_config or []
+        if channels:
+            self._transition(job, "Downloading", "Downloading input data")
+        trees = {
+            host: self._prepare_tree(account, job, job_dir / host, host, hosts) for host in hosts
+        }
+        self._transition(
+            job, "Training", "Training image download completed. Training in progress."
+        )
+        if run.stop_requested.is_set():
+            return "Stopped", None
+
+        pumps = []
+        for host in hosts:
+            process = subprocess.Popen(
+                [self.python, str(built.train_program)],
+                cwd=trees[host],
+                env=self._environment(job, built, trees[host]),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so a stop reaches its children
+            )
+            run.processes.append(process)
+            pump = threading.Thread(
+                target=_pump_logs,
+                args=(process, account, region, streams[host], logged[host]),
+                daemon=True,
+            )
+            pump.start()
+            pumps.append(pump)
+
+        exit_codes = self._wait(run)
+        for pump in pumps:
+            pump.join()
+        if run.stop_requested.is_set():
+            return "Stopped", None
+        failed = [host for host, code in zip(hosts, exit_codes, strict=True) if code != 0]
+        if not failed:
+            return "Completed", None
+        host = failed[0]
+        failure_file = trees[host] / "output" / "failure"
+        if failure_file.is_file() and failure_file.read_text().strip():
+            return "Failed", "AlgorithmError: " + failure_file.read_text().strip()
+        code = exit_codes[hosts.index(host)]
+        return "Failed", f"AlgorithmError: the train program on {host} exited with code {code}"
+
+    def _wait(self, run: _Run) -> list[int]:
+        """Wait for every process; one failing host stops the others, as on SageMaker."""
+        stop_sent_at = None
+        while True:
+            codes = [p.poll() for p in run.processes]
+            if all(c is not None for c in codes):
+                return codes
+            if stop_sent_at is None and (
+                run.stop_requested.is_set() or any(c not in (None, 0) for c in codes)
+            ):
+                self._signal(run, signal.SIGTERM)
+                stop_sent_at = time.time()
+            if stop_sent_at is not None and time.time() - stop_sent_at > self.stop_grace_seconds:
+                self._signal(run, signal.SIGKILL)
+            time.sleep(0.05)
+
+    @staticmethod
+    def _signal(run: _Run, sig: int) -> None:
+        for process in run.processes:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def _prepare_tree(self, account, job, root: Path, host: str, hosts: list[str]) -> Path:
+        config = root / "input" / "config"
+        for folder in (config, root / "model", root / "output" / "data", root / "code"):
+            folder.mkdir(parents=True, exist_ok=True)
+        resource = job.resource_config
+        (config / "hyperparameters.json").write_text(json.dumps(job.hyper_parameters or {}))
+        (config / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": host,
+                    "current_instance_type": resource["InstanceType"],
+                    "current_group_name": "homogeneousCluster",
+                    "hosts": hosts,
+                    "instance_groups": [
+                        {
+                            "instance_group_name": "homogeneousCluster",
+                            "instance_type": resource["InstanceType"],
+                            "hosts": hosts,
+                        }
+                    ],
+                    "network_interface_name": "eth0",
+                }
+            )
+        )
+        channels = {}
+        for channel in job.input_data_config or []:
+            channels[channel["ChannelName"]] = {
+                "ContentType": channel.get("ContentType", ""),
+                "TrainingInputMode": channel.get("InputMode", "File"),
+                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
+                    "S3DataDistributionType", "FullyReplicated"
+                ),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
+            self._download_channel(
+                account, channel, root / "input" / "data" / channel["ChannelName"]
+            )
+        (config / "inputdataconfig.json").write_text(json.dumps(channels))
+        return root
+
+    @staticmethod
+    def _download_channel(account: str, channel: dict, target: Path) -> None:
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        target.mkdir(parents=True, exist_ok=True)
+        for key in list_s3_keys(account, bucket, prefix):
+            relative = key[len(prefix) :].lstrip("/") or Path(key).name
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(read_s3_object(account, bucket, key) or b"")
+
+    def _environment(self, job, built: BuiltImage, tree: Path) -> dict[str, str]:
+        env = {k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ}
+        env.update(self.endpoints)
+        env.update(job.environment or {})
+        env.update(
+            {
+                "TRAINING_JOB_NAME": job.training_job_name,
+                "TRAINING_JOB_ARN": job.arn,
+                # Where this process's /opt/ml is; a container sees the real /opt/ml instead.
+                "SAGEMAKER_BASE_DIR": str(tree),
+                # The image's code is the build source, not whatever this checkout holds now.
+                "PYTHONPATH": str(built.source_dir / "src"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def _upload(self, account: str, job, hosts: list[str]) -> None:
+        output = job.output_data_config["S3OutputPath"].removeprefix("s3://").rstrip("/")
+        bucket, _, prefix = output.partition("/")
+        base = f"{prefix}/{job.training_job_name}/output".lstrip("/")
+        root = self.jobs_dir / job.training_job_name / hosts[0]
+        if not root.exists():
+            return
+        write_s3_object(account, bucket, f"{base}/model.tar.gz", _targz(root / "model"))
+        job.model_artifacts = {"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"}
+        data = root / "output" / "data"
+        if any(data.iterdir()):
+            write_s3_object(account, bucket, f"{base}/output.tar.gz", _targz(data))
+
+    @staticmethod
+    def _transition(job, status: str, message: str) -> None:
+        now = utcnow()
+        transitions = job.secondary_status_transitions or []
+        if transitions and transitions[-1]["Status"] == status:
+            return
+        if transitions:
+            transitions[-1].setdefault("EndTime", now)
+        transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+        job.secondary_status_transitions = transitions
+        job.secondary_status = status
+        job.last_modified_time = now
+
+
+def _pump_logs(process, account: str, region: str, stream: str, logged: list[str]) -> None:
+    """Copy a process's output to its log stream, in small batches, until it exits."""
+    pending: list[str] = []
+    last_flush = time.time()
+    for raw in iter(process.stdout.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        pending.append(line)
+        logged.append(line)
+        if time.time() - last_flush >= LOG_FLUSH_SECONDS or len(pending) >= 500:
+            put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
+            pending, last_flush = [], time.time()
+    process.stdout.close()
+    process.wait()
+    put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
+
+
+def _final_metrics(algorithm_specification: dict, logged: dict[str, list[str]]) -> list[dict]:
+    """The last value each metric definition's regex finds in algo-1's log, as SageMaker reports."""
+    metrics = []
+    for definition in (algorithm_specification or {}).get("MetricDefinitions") or []:
+        pattern = re.compile(definition["Regex"])
+        value = None
+        for line in next(iter(logged.values()), []):
+            if match := pattern.search(line):
+                try:
+                    value = float(match.group(1))
+                except (IndexError, ValueError):
+                    continue
+        if value is not None:
+            metrics.append(
+                {"MetricName": definition["Name"], "Value": value, "Timestamp": utcnow()}
+            )
+    return metrics
+
+
+def _targz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()

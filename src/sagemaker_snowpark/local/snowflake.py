@@ -1,0 +1,323 @@
+"""Snowflake for the local stack: the fakesnow server, file-backed, and what the tutorial needs.
+
+fakesnow 0.12.1 speaks Snowflake's HTTP protocol, so the real connector and Snowpark reach it with
+`host`, `port` and `protocol` set. This module runs it in a thread of the stack's process with one
+DuckDB file per database in the state folder (tables written by one process are read by another
+and survive a restart), and answers what fakesnow rejects or gets wrong:
+
+- CREATE / ALTER / DROP WAREHOUSE and USE WAREHOUSE (warehouses are a no-op here; the name is
+  kept per session so CURRENT_WAREHOUSE() answers it);
+- CURRENT_USER(), CURRENT_ROLE(), CURRENT_ACCOUNT() answer the session's sign-in, not "duckdb";
+- DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
+- Snowpark's `session.file.put` quoting of the stage name;
+- HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
+- stage files live in the state folder, not in a temporary folder per process.
+
+It relies on fakesnow internals, which is why fakesnow is pinned; tests/test_local_snowflake.py
+covers each of these.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import fakesnow.server as fakesnow_server
+import uvicorn
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.instance import FakeSnow
+from fakesnow.transforms import stage as fakesnow_stage
+from sqlglot import exp, parse_one
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import TutorialError
+
+_REPLACED_ROUTES = ("/session/v1/login-request", "/queries/v1/query-request", "/session")
+_TOKEN_PREFIX = 'Snowflake Token="'
+
+
+# --- What each session signed in as
+
+
+def _identity(conn) -> dict:
+    return conn.__dict__.setdefault(
+        "tutorial_identity", {"user": "", "role": "PUBLIC", "account": "", "warehouse": None}
+    )
+
+
+def _connection(request: Request):
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith(_TOKEN_PREFIX):
+        return None
+    return fakesnow_server.sessions.get(auth[len(_TOKEN_PREFIX) : -1])
+
+
+async def login_request(request: Request) -> Response:
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    data = json.loads(body).get("data", {})
+    response = await fakesnow_server.login_request(request)
+    payload = json.loads(response.body)
+    if payload.get("success"):
+        token = payload["data"]["token"]
+        identity = _identity(fakesnow_server.sessions[token])
+        identity["user"] = str(data.get("LOGIN_NAME") or "").upper()
+        identity["account"] = str(data.get("ACCOUNT_NAME") or "").upper()
+        identity["role"] = (request.query_params.get("roleName") or "PUBLIC").upper()
+        identity["warehouse"] = (request.query_params.get("warehouse") or "").upper() or None
+        # Snowpark reads the session id (Session.close() cancels the session's queries by it),
+        # and the connector only ends a session on close when it holds a master token.
+        payload["data"]["sessionId"] = uuid.uuid4().int % 10**12
+        payload["data"]["masterToken"] = "master-" + token
+    return JSONResponse(payload, status_code=response.status_code)
+
+
+async def session_request(request: Request) -> Response:
+    conn = _connection(request) if request.query_params.get("delete") else None
+    response = await fakesnow_server.session(request)
+    if conn is not None:
+        conn.close()  # fakesnow forgets the session but would keep its DuckDB cursor open
+    return response
+
+
+# --- Statements answered before fakesnow sees them
+
+
+def _ok(message: str = "Statement executed successfully.") -> str:
+    return "SELECT '" + message.replace("'", "''") + '\' AS "status"'
+
+
+def _error(code: int, sql_state: str, message: str) -> JSONResponse:
+    code_text = f"{code:06d}"
+    return JSONResponse(
+        {
+            "data": {"errorCode": code_text, "sqlState": sql_state},
+            "code": code_text,
+            "message": message,
+            "success": False,
+        }
+    )
+
+
+def _name(identifier: str) -> str:
+    return identifier[1:-1] if identifier.startswith('"') else identifier.upper()
+
+
+_IDENT = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
+
+
+def _rewrite(sql: str, conn) -> str | JSONResponse:
+    """The statement to hand to fakesnow instead of `sql`, or a finished error response."""
+    text = sql.strip().rstrip(";").strip()
+    identity = _identity(conn)
+    if m := re.fullmatch(
+        rf"(?is)create\s+(?:or\s+replace\s+)?warehouse\s+(?:if\s+not\s+exists\s+)?({_IDENT}).*",
+        text,
+    ):
+        identity["warehouse"] = _name(m[1])  # as on Snowflake, it becomes the current warehouse
+        return _ok(f"Warehouse {_name(m[1])} successfully created.")
+    if m := re.fullmatch(rf"(?is)use\s+warehouse\s+({_IDENT})", text):
+        identity["warehouse"] = _name(m[1])
+        return _ok()
+    if m := re.fullmatch(rf"(?is)use\s+role\s+({_IDENT})", text):
+        identity["role"] = _name(m[1])
+        return _ok()
+    if re.match(r"(?is)(alter|drop)\s+warehouse\b", text):
+        return _ok()
+    if re.match(r"(?is)alter\s+session\s+(un)?set\s+query_tag\b", text):
+        return _ok()
+    if re.match(r"(?is)select\s+system\$cancel_all_queries\s*\(", text):  # Session.close()
+        return _ok()
+    if m := re.fullmatch(
+        rf"(?is)drop\s+stage\s+(if\s+exists\s+)?({_IDENT}(?:\.{_IDENT}){{0,2}})", text
+    ):
+        return _drop_stage(conn, m[2], if_exists=bool(m[1]))
+    if m := re.fullmatch(rf"(?is)drop\s+database\s+(if\s+exists\s+)?({_IDENT})(\s+cascade)?", text):
+        return _drop_database(conn, _name(m[2]), if_exists=bool(m[1]))
+    # Snowpark's file.put quotes the stage (PUT 'file://...' '@stage'); fakesnow wants it bare.
+    return re.sub(r"(?is)^(\s*put\s+'[^']*'\s+)'(@[^']*)'", r"\1\2", sql)
+
+
+def _drop_stage(conn, qualified: str, if_exists: bool) -> str | JSONResponse:
+    parts = [_name(p) for p in re.findall(_IDENT, qualified)]
+    database, schema, name = ([conn.database, conn.schema, *parts])[-3:]
+    deleted = conn._duck_conn.execute(
+        "DELETE FROM _fs_global._fs_information_schema._fs_stages "
+        "WHERE database_name = ? AND schema_name = ? AND name = ?",
+        [database, schema, name],
+    ).fetchone()[0]
+    shutil.rmtree(Path(fakesnow_stage.LOCAL_BUCKET_PATH) / database / schema / name, True)
+    if not deleted and not if_exists:
+        return _error(
+            2003,
+            "02000",
+            f"SQL compilation error:\nStage '{database}.{schema}.{name}' does not exist or not "
+            "authorized.",
+        )
+    return _ok(f"{name} successfully dropped.")
+
+
+def _drop_database(conn, name: str, if_exists: bool) -> str | JSONResponse:
+    duck = conn._duck_conn
+    db_path = Path(fakesnow_server.shared_fs.db_path)
+    attached = duck.execute(
+        "SELECT 1 FROM duckdb_databases() WHERE database_name = ?", [name]
+    ).fetchone()
+    files = [p for p in (db_path / f"{name}.db", db_path / f"{name}.db.wal") if p.exists()]
+    if not attached and not files:
+        if if_exists:
+            return _ok(f"Drop statement executed successfully ({name} already dropped).")
+        return _error(
+            2003,
+            "02000",
+            f"SQL compilation error:\nDatabase '{name}' does not exist or not authorized.",
+        )
+    if conn.database == name:
+        duck.execute("USE memory")
+        conn.database, conn._schema, conn.database_set, conn.schema_set = None, None, False, False
+    if attached:
+        duck.execute(f'DETACH DATABASE IF EXISTS "{name}"')
+    for path in files:
+        path.unlink(missing_ok=True)  # DETACH checkpoints, which removes the .wal file
+    shutil.rmtree(Path(fakesnow_stage.LOCAL_BUCKET_PATH) / name, True)
+    return _ok(f"{name} successfully dropped.")
+
+
+async def query_request(request: Request) -> Response:
+    conn = _connection(request)
+    if conn is not None:
+        body = await request.body()
+        gzipped = request.headers.get("Content-Encoding") == "gzip"
+        payload = json.loads(gzip.decompress(body) if gzipped else body)
+        rewritten = _rewrite(payload["sqlText"], conn)
+        if isinstance(rewritten, Response):
+            return rewritten
+        if rewritten != payload["sqlText"]:
+            payload["sqlText"] = rewritten
+            raw = json.dumps(payload).encode()
+            request._body = gzip.compress(raw) if gzipped else raw  # Starlette's cached body
+    return await fakesnow_server.query_request(request)
+
+
+# --- Functions fixed inside fakesnow's SQL transform
+
+_original_transform = FakeSnowflakeCursor._transform
+
+
+def _as_column(original: exp.Expression, replacement: exp.Expression, name: str):
+    # A bare projection keeps Snowflake's column name, e.g. "CURRENT_USER()".
+    if isinstance(original.parent, exp.Select) and original.arg_key == "expressions":
+        return exp.alias_(replacement, name, quoted=True)
+    return replacement
+
+
+def _transform(self: FakeSnowflakeCursor, expression, params):
+    identity = _identity(self._conn)
+
+    def session_functions(node):
+        values = {
+            exp.CurrentUser: ("CURRENT_USER()", identity["user"]),
+            exp.CurrentRole: ("CURRENT_ROLE()", identity["role"]),
+            exp.CurrentAccount: ("CURRENT_ACCOUNT()", identity["account"]),
+            exp.CurrentWarehouse: ("CURRENT_WAREHOUSE()", identity["warehouse"]),
+        }
+        for kind, (name, value) in values.items():
+            if isinstance(node, kind):
+                literal = exp.Null() if value is None else exp.Literal.string(value)
+                return _as_column(node, literal, name)
+        return node
+
+    def signed_hash(node):
+        # DuckDB's hash() is unsigned; Snowflake's HASH is a signed 64-bit number.
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "HASH":
+            args = ", ".join(a.sql("duckdb") for a in node.expressions)
+            unsigned = f"CAST(hash({args}) AS HUGEINT)"
+            signed = parse_one(
+                f"CAST({unsigned} - (({unsigned} >> 63) * 18446744073709551616) AS BIGINT)",
+                read="duckdb",
+            )
+            name = f"HASH({', '.join(a.sql('snowflake') for a in node.expressions)})"
+            return _as_column(node, signed, name)
+        return node
+
+    expression = expression.transform(session_functions, copy=False)
+    return _original_transform(self, expression, params).transform(signed_hash, copy=False)
+
+
+# --- The server
+
+
+def _app() -> Starlette:
+    routes = [
+        Route("/session/v1/login-request", login_request, methods=["POST"]),
+        Route("/queries/v1/query-request", query_request, methods=["POST"]),
+        Route("/session", session_request, methods=["POST"]),
+        *[r for r in fakesnow_server.routes if r.path not in _REPLACED_ROUTES],
+    ]
+    return Starlette(routes=routes)
+
+
+def _open_database_files(db_dir: Path) -> FakeSnow:
+    """One FakeSnow over the state folder's databases, each re-attached as it was."""
+    instance = FakeSnow(db_path=db_dir)
+    for db_file in sorted(db_dir.glob("*.db")):
+        try:
+            instance.connect(db_file.stem).close()
+        except duckdb.Error as error:
+            instance.duck_conn.close()
+            raise TutorialError(
+                f"The local Snowflake database file {db_file} cannot be opened ({error}). "
+                "Remove the state folder with `make local-reset` to start from empty."
+            ) from None
+    return instance
+
+
+class SnowflakeServer:
+    """The fakesnow server in a background thread, on 127.0.0.1 and a socket given to it."""
+
+    def __init__(self, state_dir: Path):
+        self.db_dir = state_dir / "snowflake"
+        self.stage_dir = state_dir / "snowflake-stages"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, sock) -> None:
+        self.db_dir.mkdir(parents=True, exist_ok=True)
+        self.stage_dir.mkdir(parents=True, exist_ok=True)
+        FakeSnowflakeCursor._transform = _transform
+        fakesnow_stage.LOCAL_BUCKET_PATH = str(self.stage_dir)
+        fakesnow_server.sessions.clear()
+        fakesnow_server.shared_fs = _open_database_files(self.db_dir)
+        config = uvicorn.Config(
+            _app(), log_level="warning", timeout_graceful_shutdown=2, access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="snowflake", daemon=True
+        )
+        self._thread.start()
+        deadline = time.time() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.time() > deadline:
+                raise TutorialError("The local Snowflake server did not start; see stack.log.")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        fakesnow_server.sessions.clear()
+        # Close DuckDB so its files are complete and another stack can open them.
+        fakesnow_server.shared_fs.duck_conn.close()

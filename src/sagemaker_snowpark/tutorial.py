@@ -1,0 +1,147 @@
+"""Run the whole walk-through on the local stack (`make tutorial`), or re-save the notebooks.
+
+python -m sagemaker_snowpark.tutorial run    executed copies and artifacts go to build/tutorial/
+python -m sagemaker_snowpark.tutorial save   re-executes notebooks/ in place on a fresh stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from .errors import TutorialError
+from .local import stack
+
+NOTEBOOKS_DIR = Path("notebooks")
+BUILD_DIR = Path("build") / "tutorial"
+CELL_TIMEOUT_SECONDS = 1800
+
+
+def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise TutorialError(
+            f"No notebooks in {folder.resolve()}: run this from the repository's root."
+        )
+    return found
+
+
+@contextmanager
+def local_stack(state_dir: Path):
+    """The running stack at state_dir, started (and afterwards stopped) if it is not running."""
+    try:
+        stack.running_info(stack.StackFiles(state_dir))
+        started_here = False
+    except TutorialError:
+        stack.up(state_dir)
+        started_here = True
+    try:
+        stack.apply_environment(stack.client_environment(state_dir))
+        yield
+    finally:
+        if started_here:
+            stack.down(state_dir)
+
+
+def _first_error_line(error: CellExecutionError) -> str:
+    # The last line of a cell's traceback names the exception and its one-line message.
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else "the cell raised an error"
+
+
+def execute(path: Path, output: Path) -> float:
+    """Execute one notebook with the kernel in its folder; write the executed copy to `output`."""
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_SECONDS,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    started = time.time()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise TutorialError(f"{path.name} failed: {_first_error_line(error)}") from None
+    finally:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, output)
+    return time.time() - started
+
+
+def _metrics_summary(metrics_file: Path) -> list[str]:
+    if not metrics_file.is_file():
+        return []
+    metrics = json.loads(metrics_file.read_text())
+    lines = ["", "Trained models (validation split):"]
+    for name, model in metrics.get("models", {}).items():
+        scores = ", ".join(
+            f"{key} {model[key]:.4f}" for key in ("roc_auc", "pr_auc", "f1") if key in model
+        )
+        lines.append(f"  {name:<28} {scores}")
+    return lines
+
+
+def run(state_dir: Path) -> None:
+    shutil.rmtree(BUILD_DIR, ignore_errors=True)
+    artifacts = (BUILD_DIR / "artifacts").resolve()
+    artifacts.mkdir(parents=True)
+    os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
+    timings: list[tuple[str, float]] = []
+    with local_stack(state_dir):
+        print(f"Running the notebooks on the local stack ({os.environ['AWS_ENDPOINT_URL']}).")
+        for path in notebooks():
+            print(f"  {path.name} ...", end="", flush=True)
+            seconds = execute(path, BUILD_DIR / path.name)
+            timings.append((path.name, seconds))
+            print(f" {seconds:.1f} s", flush=True)
+    if (artifacts / "metrics.json").is_file():
+        shutil.copy(artifacts / "metrics.json", BUILD_DIR / "metrics.json")
+    lines = ["", "Notebook                                   time"]
+    lines += [f"  {name:<40} {seconds:6.1f} s" for name, seconds in timings]
+    lines.append(f"  {'total':<40} {sum(s for _, s in timings):6.1f} s")
+    lines += _metrics_summary(BUILD_DIR / "metrics.json")
+    lines.append(f"\nExecuted notebooks and artifacts are in {BUILD_DIR}/.")
+    print("\n".join(lines))
+
+
+def save() -> None:
+    """Re-execute the committed notebooks in place, on a fresh stack with default parameters."""
+    for name in [k for k in os.environ if k.startswith("TUTORIAL_")]:
+        del os.environ[name]
+    with tempfile.TemporaryDirectory(prefix="tutorial-save-") as scratch:
+        os.environ["TUTORIAL_ARTIFACTS"] = str(Path(scratch) / "artifacts")
+        with local_stack(Path(scratch) / "state"):
+            for path in notebooks():
+                seconds = execute(path, path)
+                print(f"saved {path} ({seconds:.1f} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["run", "save"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            run(stack.default_state_dir())
+        else:
+            save()
+    except TutorialError as error:
+        print(f"\ntutorial: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

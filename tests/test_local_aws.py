@@ -1,0 +1,202 @@
+"""The SageMaker and CodeBuild actions the local stack adds to moto."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.images import build_and_push, wait_for_build
+from sagemaker_snowpark.local.stack import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
+
+REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
+
+
+def _wait_version(sagemaker, name, version=None, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        kwargs = {"ImageName": name, **({"Version": version} if version else {})}
+        described = sagemaker.describe_image_version(**kwargs)
+        if described["ImageVersionStatus"] != "CREATING" or time.time() > deadline:
+            return described
+        time.sleep(0.2)
+
+
+def test_image_and_versions_follow_ecr(sagemaker_client, role_arn, unique):
+    name = f"img-{unique}"
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName=name)
+    ecr.put_image(
+        repositoryName=name,
+        imageTag="v1",
+        imageManifest='{"schemaVersion": 2, "layers": [{"digest": "sha256:' + "a" * 64 + '"}]}',
+        imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
+    )
+    arn = sagemaker_client.create_image(ImageName=name, RoleArn=role_arn)["ImageArn"]
+    assert arn.endswith(f":image/{name}")
+    assert sagemaker_client.describe_image(ImageName=name)["ImageStatus"] == "CREATED"
+    with pytest.raises(ClientError, match="ResourceInUse"):
+        sagemaker_client.create_image(ImageName=name, RoleArn=role_arn)
+
+    good = sagemaker_client.create_image_version(
+        ImageName=name, BaseImage=f"{REGISTRY}/{name}:v1", ClientToken="a"
+    )
+    assert good["ImageVersionArn"].endswith(f":image-version/{name}/1")
+    assert (
+        sagemaker_client.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATING"
+    )
+    created = _wait_version(sagemaker_client, name)
+    assert created["ImageVersionStatus"] == "CREATED"
+    assert created["ContainerImage"].startswith(f"{REGISTRY}/{name}@sha256:")
+
+    sagemaker_client.create_image_version(
+        ImageName=name, BaseImage=f"{REGISTRY}/{name}:missing", ClientToken="b"
+    )
+    failed = _wait_version(sagemaker_client, name)
+    assert failed["Version"] == 2
+    assert failed["ImageVersionStatus"] == "CREATE_FAILED"
+    assert "Unable to find image" in failed["FailureReason"]
+
+    listed = sagemaker_client.list_image_versions(ImageName=name)["ImageVersions"]
+    assert [v["Version"] for v in listed] == [1, 2]
+    sagemaker_client.delete_image_version(ImageName=name, Version=2)
+    assert _wait_version(sagemaker_client, name)["Version"] == 1
+    sagemaker_client.delete_image(ImageName=name)
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        sagemaker_client.describe_image(ImageName=name)
+
+
+def test_app_image_configs_for_jupyterlab_and_kernel_gateway(sagemaker_client, unique):
+    jupyterlab = {
+        "ContainerConfig": {"ContainerEntrypoint": ["jupyter-lab"]},
+        "FileSystemConfig": {
+            "MountPath": "/home/sagemaker-user",
+            "DefaultUid": 1000,
+            "DefaultGid": 100,
+        },
+    }
+    kernel_gateway = {
+        "KernelSpecs": [{"Name": "python3", "DisplayName": "Snowpark"}],
+        "FileSystemConfig": {"MountPath": "/root", "DefaultUid": 0, "DefaultGid": 0},
+    }
+    for kind, config in (
+        ("JupyterLabAppImageConfig", jupyterlab),
+        ("KernelGatewayImageConfig", kernel_gateway),
+    ):
+        name = f"cfg-{kind[:5].lower()}-{unique}"
+        sagemaker_client.create_app_image_config(AppImageConfigName=name, **{kind: config})
+        described = sagemaker_client.describe_app_image_config(AppImageConfigName=name)
+        assert described[kind] == config
+        changed = {**config, "FileSystemConfig": {**config["FileSystemConfig"], "MountPath": "/x"}}
+        sagemaker_client.update_app_image_config(AppImageConfigName=name, **{kind: changed})
+        described = sagemaker_client.describe_app_image_config(AppImageConfigName=name)
+        assert described[kind]["FileSystemConfig"]["MountPath"] == "/x"
+        assert name in [
+            c["AppImageConfigName"]
+            for c in sagemaker_client.list_app_image_configs()["AppImageConfigs"]
+        ]
+        sagemaker_client.delete_app_image_config(AppImageConfigName=name)
+        with pytest.raises(ClientError, match="ResourceNotFound"):
+            sagemaker_client.describe_app_image_config(AppImageConfigName=name)
+
+
+def test_update_domain_merges_settings_and_checks_images(sagemaker_client, role_arn, unique):
+    domain = sagemaker_client.create_domain(
+        DomainName=f"dom-{unique}",
+        AuthMode="IAM",
+        DefaultUserSettings={"ExecutionRole": role_arn, "SecurityGroups": ["sg-1"]},
+        SubnetIds=["subnet-1"],
+        VpcId="vpc-1",
+    )
+    domain_id = domain["DomainId"]
+    entry = {"ImageName": EXISTING_STUDIO_IMAGE, "AppImageConfigName": EXISTING_STUDIO_IMAGE}
+    sagemaker_client.update_domain(
+        DomainId=domain_id,
+        DefaultUserSettings={"JupyterLabAppSettings": {"CustomImages": [entry]}},
+        DomainSettingsForUpdate={"DockerSettings": {"EnableDockerAccess": "ENABLED"}},
+    )
+    described = sagemaker_client.describe_domain(DomainId=domain_id)
+    assert described["DefaultUserSettings"]["SecurityGroups"] == ["sg-1"]  # kept
+    assert described["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"] == [entry]
+    assert described["DomainSettings"]["DockerSettings"]["EnableDockerAccess"] == "ENABLED"
+
+    missing = {"ImageName": f"nope-{unique}", "AppImageConfigName": EXISTING_STUDIO_IMAGE}
+    with pytest.raises(ClientError, match=f"Image nope-{unique} does not exist"):
+        sagemaker_client.update_domain(
+            DomainId=domain_id,
+            DefaultUserSettings={"JupyterLabAppSettings": {"CustomImages": [missing]}},
+        )
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        sagemaker_client.update_domain(DomainId="d-missing", DefaultUserSettings={})
+
+
+def test_codebuild_records_the_image_from_its_source(tmp_path, bucket, role_arn, unique):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app" / "train").write_text("print('v1')\n")
+    repository = f"built-{unique}"
+    lines = []
+    first = build_and_push(
+        tmp_path, ["app"], "app/Dockerfile", repository, bucket, role_arn, echo=lines.append
+    )
+    assert first.built_now and first.uri.startswith(f"{REGISTRY}/{repository}:src-")
+    assert any("DOWNLOAD_SOURCE" in line for line in lines), lines  # the build log was echoed
+    ecr_images = boto3.client("ecr").describe_images(repositoryName=repository)["imageDetails"]
+    assert [i["imageDigest"] for i in ecr_images] == [first.digest]
+
+    again = build_and_push(
+        tmp_path, ["app"], "app/Dockerfile", repository, bucket, role_arn, echo=lambda _: None
+    )
+    assert again == type(first)(first.uri, first.digest, built_now=False)
+
+    (tmp_path / "app" / "train").write_text("print('v2')\n")
+    changed = build_and_push(
+        tmp_path, ["app"], "app/Dockerfile", repository, bucket, role_arn, echo=lambda _: None
+    )
+    assert changed.built_now and changed.uri != first.uri and changed.digest != first.digest
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "source, repository, reason",
+    [
+        (b"not a zip", "test-programs", "CLIENT_ERROR: .* is not a zip file"),
+        (_zip({"train": "x"}), "test-programs", "Dockerfile not found in the source"),
+        (
+            _zip({"Dockerfile": "FROM scratch"}),
+            "no-such-repository",
+            "the repository with name 'no-such-repository' does not exist",
+        ),
+    ],
+)
+def test_codebuild_fails_with_the_reason(bucket, role_arn, unique, source, repository, reason):
+    codebuild = boto3.client("codebuild")
+    key = f"codebuild/{unique}/source.zip"
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=source)
+    codebuild.create_project(
+        name=f"p-{unique}",
+        source={"type": "S3", "location": f"{bucket}/{key}"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+            "environmentVariables": [{"name": "IMAGE_REPO_NAME", "value": repository}],
+        },
+        serviceRole=role_arn,
+    )
+    build = codebuild.start_build(projectName=f"p-{unique}")["build"]
+    with pytest.raises(TutorialError, match=f"ended FAILED: .*{reason}"):
+        wait_for_build(build["id"], codebuild, poll_seconds=0.2, echo=lambda _: None)

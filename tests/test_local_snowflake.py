@@ -1,0 +1,149 @@
+"""The local stack's Snowflake: fakesnow's server plus the statements the tutorial needs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from snowflake.snowpark import Session
+from snowflake.snowpark.exceptions import SnowparkSQLException
+
+from sagemaker_snowpark.local import stack
+
+
+def local_session(database: str, **extra) -> Session:
+    return Session.builder.configs(
+        {
+            "account": os.environ["SNOWFLAKE_ACCOUNT"],
+            "user": os.environ["SNOWFLAKE_USER"],
+            "password": "unused-by-the-local-stack",
+            "host": os.environ["SNOWFLAKE_HOST"],
+            "port": int(os.environ["SNOWFLAKE_PORT"]),
+            "protocol": "http",
+            "database": database,
+            "schema": "PUBLIC",
+            "network_timeout": 20,
+            **extra,
+        }
+    ).create()
+
+
+@pytest.fixture
+def session(unique):
+    database = f"TEST_{unique.upper()}"
+    session = local_session(database, role="TUTORIAL_ROLE", warehouse="LOGIN_WH")
+    yield session
+    session.sql(f"DROP DATABASE IF EXISTS {database}").collect()
+    session.close()
+
+
+def test_session_functions_answer_the_sign_in(session):
+    row = session.sql(
+        "SELECT CURRENT_USER() AS U, CURRENT_ROLE() AS R, CURRENT_WAREHOUSE() AS W, "
+        "CURRENT_ACCOUNT() AS A"
+    ).collect()[0]
+    assert (row.U, row.R, row.W, row.A) == ("LEARNER", "TUTORIAL_ROLE", "LOGIN_WH", "LOCALSTACK")
+
+
+def test_warehouse_statements(session):
+    created = session.sql(
+        "CREATE WAREHOUSE IF NOT EXISTS HOL_WH WITH WAREHOUSE_SIZE='XSMALL' AUTO_SUSPEND=60"
+    ).collect()
+    assert created[0][0] == "Warehouse HOL_WH successfully created."
+    assert session.get_current_warehouse() == '"HOL_WH"'  # creating one makes it current
+    session.sql("USE WAREHOUSE OTHER_WH").collect()
+    assert session.sql("SELECT CURRENT_WAREHOUSE()").collect()[0][0] == "OTHER_WH"
+    session.sql("ALTER WAREHOUSE HOL_WH SUSPEND").collect()
+    session.sql("DROP WAREHOUSE IF EXISTS HOL_WH").collect()
+    session.query_tag = "sagemaker-snowpark-tutorial"  # ALTER SESSION SET QUERY_TAG
+
+
+def test_hash_is_signed_and_deterministic_and_shards_partition_rows(session, unique):
+    session.sql(
+        "CREATE OR REPLACE TABLE NUMBERS AS SELECT RANGE AS N FROM RANGE(1, 1001)"
+    ).collect()
+    hashes = session.sql("SELECT HASH(N) AS H FROM NUMBERS").collect()
+    assert any(r.H < 0 for r in hashes) and any(r.H > 0 for r in hashes)
+    again = session.sql("SELECT HASH(N) AS H FROM NUMBERS").collect()
+    assert hashes == again
+    shards = [
+        {
+            r.N
+            for r in session.sql(
+                f"SELECT N FROM NUMBERS WHERE MOD(ABS(HASH(N)), 3) = {k}"
+            ).collect()
+        }
+        for k in range(3)
+    ]
+    assert set.union(*shards) == set(range(1, 1001))
+    assert sum(len(s) for s in shards) == 1000
+    assert all(250 < len(s) < 420 for s in shards)
+
+
+def test_stage_put_copy_and_drop(session, tmp_path):
+    csv = tmp_path / "people.csv"
+    csv.write_text('ID,NAME\n1,"Ada, Countess"\n2,Grace\n')
+    session.sql("CREATE TEMPORARY STAGE LOAD_STAGE").collect()
+    put = session.file.put(str(csv), "@LOAD_STAGE", auto_compress=False, overwrite=True)
+    assert put[0].status == "UPLOADED"
+    session.sql("CREATE OR REPLACE TABLE PEOPLE (ID NUMBER, NAME STRING)").collect()
+    session.sql(
+        "COPY INTO PEOPLE FROM @LOAD_STAGE/people.csv "
+        "FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1 FIELD_OPTIONALLY_ENCLOSED_BY='\"')"
+    ).collect()
+    assert sorted(session.table("PEOPLE").collect()) == [(1, "Ada, Countess"), (2, "Grace")]
+    assert "successfully dropped" in session.sql("DROP STAGE LOAD_STAGE").collect()[0][0]
+    with pytest.raises(SnowparkSQLException, match="does not exist"):
+        session.sql("DROP STAGE LOAD_STAGE").collect()
+    session.sql("DROP STAGE IF EXISTS LOAD_STAGE").collect()
+
+
+def test_drop_database_removes_it(state_dir, unique):
+    database = f"DROPME_{unique.upper()}"
+    session = local_session(database)
+    session.sql("CREATE OR REPLACE TABLE T (A INT)").collect()
+    assert (state_dir / "snowflake" / f"{database}.db").exists()
+    session.sql(f"DROP DATABASE {database}").collect()
+    assert not (state_dir / "snowflake" / f"{database}.db").exists()
+    with pytest.raises(SnowparkSQLException, match="does not exist"):
+        session.sql(f"DROP DATABASE {database}").collect()
+    session.sql(f"DROP DATABASE IF EXISTS {database}").collect()
+    session.close()  # Snowpark's close cancels the session's queries first: it must succeed
+
+
+def test_tables_written_by_one_process_are_read_by_another(session, unique):
+    database = f"TEST_{unique.upper()}"
+    writer = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_local_snowflake import local_session
+        s = local_session({database!r})
+        s.sql("CREATE OR REPLACE TABLE SHARED AS SELECT 42 AS ANSWER").collect()
+        """
+    )
+    subprocess.run([sys.executable, "-c", writer], check=True, timeout=60)
+    assert session.table("SHARED").collect()[0].ANSWER == 42
+
+
+def test_tables_survive_a_restart(tmp_path):
+    state = tmp_path / "state"
+    for round_ in ("write", "read"):
+        stack.up(state)
+        env = stack.client_environment(state)
+        saved = dict(os.environ)
+        try:
+            stack.apply_environment(env)
+            session = local_session("RESTART_DB")
+            if round_ == "write":
+                session.sql("CREATE OR REPLACE TABLE KEPT AS SELECT 7 AS SEVEN").collect()
+            else:
+                assert session.table("KEPT").collect()[0].SEVEN == 7
+            session.close()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            stack.down(state)

@@ -1,0 +1,199 @@
+"""The local stack's training runtime, driven through the SageMaker Python SDK v3 like a learner."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tarfile
+import time
+
+import boto3
+import pytest
+from sagemaker.core.resources import TrainingJob
+from sagemaker.core.shapes import MetricDefinition
+from sagemaker.core.training.configs import OutputDataConfig
+from sagemaker.core.utils.exceptions import FailedStatusError
+from sagemaker.train import Compute, ModelTrainer
+
+PROGRAM = """
+import json, os, signal, sys, time
+base = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
+hyperparameters = json.load(open(f"{base}/input/config/hyperparameters.json"))
+resources = json.load(open(f"{base}/input/config/resourceconfig.json"))
+channels = json.load(open(f"{base}/input/config/inputdataconfig.json"))
+print(f"host={resources['current_host']} hosts={','.join(resources['hosts'])}")
+print(f"hyperparameters={json.dumps(hyperparameters, sort_keys=True)}")
+print(f"greeting={os.environ.get('GREETING')} job={os.environ.get('TRAINING_JOB_NAME')}")
+print(f"channels={sorted(channels)}")
+mode = hyperparameters.get("mode", "ok")
+if mode == "fail":
+    with open(f"{base}/output/failure", "w") as failure:
+        failure.write("Table MAINTENANCE_HUM is missing: run notebook 03 first.")
+    sys.exit(2)
+if mode == "crash":
+    sys.exit(7)
+if mode == "sleep":
+    def stop(*_):
+        print("SIGTERM received, stopping")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    print("sleeping", flush=True)
+    time.sleep(120)
+with open(f"{base}/model/model.json", "w") as model:
+    json.dump({"host": resources["current_host"], "weights": [1, 2, 3]}, model)
+with open(f"{base}/output/data/report.txt", "w") as report:
+    report.write("evaluation report")
+print("validation:roc_auc=0.875")
+print("validation:roc_auc=0.9375")
+"""
+
+
+@pytest.fixture(scope="module")
+def image(program_image):
+    return program_image(PROGRAM)
+
+
+@pytest.fixture
+def training_log(caplog):
+    """What train(logs=True) shows a learner: the sagemaker.core.resources log records."""
+    caplog.set_level(logging.INFO, logger="sagemaker.core.resources")
+    return lambda: "\n".join(r.getMessage() for r in caplog.records)
+
+
+def trainer(image, bucket, role_arn, instance_count=1, **hyperparameters):
+    trainer = ModelTrainer(
+        training_image=image,
+        role=role_arn,
+        base_job_name="runtime-test",
+        hyperparameters=hyperparameters,
+        environment={"GREETING": "hello"},
+        compute=Compute(instance_type="ml.m5.large", instance_count=instance_count),
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/runtime-tests"),
+    )
+    return trainer.with_metric_definitions(
+        [MetricDefinition(name="validation:roc_auc", regex=r"validation:roc_auc=([0-9.]+)")]
+    )
+
+
+def s3_tar(uri: str) -> dict[str, bytes]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+
+
+def test_a_job_runs_the_image_program_and_stores_its_model(image, bucket, role_arn, training_log):
+    model_trainer = trainer(image, bucket, role_arn, epochs=3, mode="ok")
+    model_trainer.train(wait=True, logs=True)
+    job = model_trainer._latest_training_job
+    described = boto3.client("sagemaker").describe_training_job(
+        TrainingJobName=job.training_job_name
+    )
+
+    assert described["TrainingJobStatus"] == "Completed"
+    log = training_log()
+    assert "host=algo-1 hosts=algo-1" in log
+    # Hyperparameters reach the program as strings, as SageMaker writes them.
+    assert 'hyperparameters={"epochs": "3", "mode": "ok"}' in log
+    assert f"greeting=hello job={job.training_job_name}" in log
+    assert [s["Status"] for s in described["SecondaryStatusTransitions"]] == [
+        "Starting",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+    assert described["FinalMetricDataList"][0]["MetricName"] == "validation:roc_auc"
+    assert described["FinalMetricDataList"][0]["Value"] == 0.9375
+    assert described["BillableTimeInSeconds"] >= 1
+
+    model = s3_tar(described["ModelArtifacts"]["S3ModelArtifacts"])
+    assert json.loads(model["model.json"]) == {"host": "algo-1", "weights": [1, 2, 3]}
+    output_uri = described["ModelArtifacts"]["S3ModelArtifacts"].replace(
+        "model.tar.gz", "output.tar.gz"
+    )
+    assert s3_tar(output_uri) == {"report.txt": b"evaluation report"}
+
+
+def test_a_failing_program_sets_the_failure_reason(image, bucket, role_arn):
+    model_trainer = trainer(image, bucket, role_arn, mode="fail")
+    with pytest.raises(
+        FailedStatusError, match="Table MAINTENANCE_HUM is missing: run notebook 03"
+    ):
+        model_trainer.train(wait=True, logs=False)
+    job = TrainingJob.get(training_job_name=model_trainer._latest_training_job.training_job_name)
+    assert job.training_job_status == "Failed"
+    assert (
+        job.failure_reason
+        == "AlgorithmError: Table MAINTENANCE_HUM is missing: run notebook 03 first."
+    )
+
+
+def test_an_exit_code_without_failure_file_is_reported(image, bucket, role_arn):
+    model_trainer = trainer(image, bucket, role_arn, mode="crash")
+    with pytest.raises(FailedStatusError, match="exited with code 7"):
+        model_trainer.train(wait=True, logs=False)
+
+
+def test_stop_sends_sigterm_and_ends_stopped(image, bucket, role_arn, training_log):
+    model_trainer = trainer(image, bucket, role_arn, mode="sleep")
+    model_trainer.train(wait=False)
+    name = model_trainer._latest_training_job.training_job_name
+    sagemaker = boto3.client("sagemaker")
+    deadline = time.time() + 20
+    while sagemaker.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the program install its SIGTERM handler
+    sagemaker.stop_training_job(TrainingJobName=name)
+    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    started = time.time()
+    model_trainer._latest_training_job.wait(poll=1, logs=True)
+    assert time.time() - started < 15
+    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    assert "SIGTERM received, stopping" in training_log()
+    with pytest.raises(Exception, match="cannot be stopped"):
+        sagemaker.stop_training_job(TrainingJobName=name)
+
+
+def test_two_hosts_each_get_their_own_tree_and_log_stream(image, bucket, role_arn, training_log):
+    model_trainer = trainer(image, bucket, role_arn, instance_count=2, mode="ok")
+    model_trainer.train(wait=True, logs=True)
+    name = model_trainer._latest_training_job.training_job_name
+    streams = boto3.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"]
+    assert sorted(s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams) == [
+        "algo-1",
+        "algo-2",
+    ]
+    log = training_log()
+    assert "host=algo-1 hosts=algo-1,algo-2" in log
+    assert "host=algo-2 hosts=algo-1,algo-2" in log
+
+
+def test_an_input_channel_is_downloaded(image, bucket, role_arn, training_log):
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="runtime-inputs/train/part-0.csv", Body=b"a,b\n1,2\n")
+    from sagemaker.core.training.configs import InputData
+
+    model_trainer = trainer(image, bucket, role_arn, mode="ok")
+    model_trainer.train(
+        input_data_config=[
+            InputData(channel_name="train", data_source=f"s3://{bucket}/runtime-inputs/train")
+        ],
+        wait=True,
+        logs=True,
+    )
+    assert "channels=['train']" in training_log()
+
+
+def test_a_missing_image_fails_the_job(bucket, role_arn):
+    registry = os.environ["AWS_ENDPOINT_URL"] and "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    model_trainer = trainer(f"{registry}/test-programs:not-built", bucket, role_arn)
+    with pytest.raises(FailedStatusError, match="does not exist in Amazon ECR"):
+        model_trainer.train(wait=True, logs=False)

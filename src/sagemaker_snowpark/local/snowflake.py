@@ -72,7 +72,8 @@ async def login_request(request: Request) -> Response:
     if payload.get("success"):
         token = payload["data"]["token"]
         identity = _identity(fakesnow_server.sessions[token])
-        identity["user"] = str(data.get("LOGIN_NAME") or "").upper()
+        # Workload identity names no user: the real service maps the AWS role to one.
+        identity["user"] = str(data.get("LOGIN_NAME") or "AWS_WORKLOAD_IDENTITY").upper()
         identity["account"] = str(data.get("ACCOUNT_NAME") or "").upper()
         identity["role"] = (request.query_params.get("roleName") or "PUBLIC").upper()
         identity["warehouse"] = (request.query_params.get("warehouse") or "").upper() or None

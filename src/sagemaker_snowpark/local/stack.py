@@ -33,6 +33,18 @@ SNOWFLAKE_USER = "LEARNER"
 # image keeps the others.
 EXISTING_STUDIO_IMAGE = "team-data-science"
 
+# What a training job's container gets from the stack, standing in for what SageMaker provides
+# (the role's credentials, the Region) and for the network that reaches Snowflake.
+TRAINING_JOB_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_MAX_ATTEMPTS",
+    "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES",
+)
 # A learner's shell may hold real AWS settings; a process using the stack must not mix them in.
 CONFLICTING_VARIABLES = (
     "AWS_PROFILE",
@@ -103,6 +115,8 @@ def _environment(files: StackFiles, aws_port: int, snowflake_port: int) -> dict[
         "SNOWFLAKE_HOST": "127.0.0.1",
         "SNOWFLAKE_PORT": str(snowflake_port),
         "SNOWFLAKE_PROTOCOL": "http",
+        # The connector sends workload-identity proofs only to Snowflake's own domains.
+        "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES": "127.0.0.1",
         "TUTORIAL_DATA": "generated",
         "SNOWPARK_LOCAL_STATE": str(files.state_dir),
     }
@@ -209,18 +223,7 @@ def serve(state_dir: Path) -> None:
         snowflake.start(snowflake_socket)
         snowflake_port = snowflake_socket.getsockname()[1]
         env = _environment(files, aws_port, snowflake_port)
-        runtime.endpoints = {
-            k: env[k]
-            for k in (
-                "AWS_ENDPOINT_URL",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_DEFAULT_REGION",
-                "AWS_REGION",
-                "AWS_EC2_METADATA_DISABLED",
-                "AWS_MAX_ATTEMPTS",
-            )
-        }
+        runtime.endpoints = {k: env[k] for k in TRAINING_JOB_VARIABLES}
         _seed_aws(env)
         files.sdk_config.write_text(SDK_CONFIG)
         _write_atomically(files.env, "".join(f"{k}={v}\n" for k, v in env.items()))

@@ -1,0 +1,303 @@
+"""One way to sign in to Snowflake: a Snowpark Session from an AWS Secrets Manager secret.
+
+The secret is JSON in the field layout of Secrets Manager's managed-rotation type for Snowflake key
+pairs (`SnowflakeKeyPairAuthentication`), plus connection defaults:
+
+    {"account": "myorg-myaccount", "user": "SAGEMAKER_TRAINING",
+     "privateKey": "-----BEGIN PRIVATE KEY-----...", "publicKey": "-----BEGIN PUBLIC KEY-----...",
+     "passphrase": "(optional)",
+     "role": "...", "warehouse": "HOL_WH", "database": "HOL_DB", "schema": "PUBLIC"}
+
+Instead of a key pair it may hold a programmatic access `token`, or (legacy, for accounts that
+still allow single-factor passwords) a `password`. With no secret at all, the session signs in
+with workload identity federation: the caller's AWS IAM role is the Snowflake user.
+
+`host`, `port` and `protocol` are optional: real accounts leave them out (the connector derives
+the host from the account); the local stack sets them so the same code reaches its emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from . import keypair
+from .errors import TutorialError
+
+CONNECTION_FIELDS = ("role", "warehouse", "database", "schema", "host", "port", "protocol")
+AUTH_FIELDS = ("privateKey", "token", "password")
+ALLOWED_FIELDS = ("account", "user", "publicKey", "passphrase", *AUTH_FIELDS, *CONNECTION_FIELDS)
+# Bounded waits: an unreachable or failing Snowflake ends in an error, not a silent hang.
+DEFAULT_TIMEOUTS = {"login_timeout": 60, "network_timeout": 120, "socket_timeout": 60}
+
+
+@dataclass(frozen=True)
+class SnowflakeSecret:
+    """A validated secret. Key, token, passphrase and password never appear in its repr."""
+
+    account: str
+    user: str
+    auth: str  # "key-pair", "token" or "password"
+    private_key: str | None = field(default=None, repr=False)
+    public_key: str | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    role: str | None = None
+    warehouse: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+
+    def to_json(self) -> str:
+        """The secret's JSON, in the managed-rotation field layout."""
+        names = {"private_key": "privateKey", "public_key": "publicKey"}
+        document = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name != "auth" and value is not None:
+                document[names.get(item.name, item.name)] = value
+        return json.dumps(document)
+
+
+def parse_secret(value: str | dict) -> SnowflakeSecret:
+    """Validate a secret's JSON (or dict); each problem is one line naming the field and the fix."""
+    if isinstance(value, str):
+        try:
+            document = json.loads(value)
+        except ValueError:
+            raise TutorialError(
+                "The secret is not JSON: store a JSON object such as "
+                '{"account": ..., "user": ..., "privateKey": ...} (notebook 02 writes one).'
+            ) from None
+    else:
+        document = value
+    if not isinstance(document, dict):
+        raise TutorialError('The secret is not a JSON object: store {"account": ..., ...}.')
+    unknown = sorted(set(document) - set(ALLOWED_FIELDS))
+    if unknown:
+        raise TutorialError(
+            f"The secret has unknown field(s) {', '.join(unknown)}: allowed fields are "
+            f"{', '.join(ALLOWED_FIELDS)}."
+        )
+    for name in ("account", "user"):
+        if not isinstance(document.get(name), str) or not document[name].strip():
+            raise TutorialError(
+                f'The secret has no {name}: add "{name}" (e.g. '
+                + ('"myorg-myaccount"' if name == "account" else '"SAGEMAKER_TRAINING"')
+                + ")."
+            )
+    for name in ALLOWED_FIELDS:
+        if name != "port" and name in document and not isinstance(document[name], str):
+            raise TutorialError(f"The secret's {name} must be a string.")
+    present = [name for name in AUTH_FIELDS if document.get(name)]
+    if not present:
+        raise TutorialError(
+            "The secret has no credentials: add privateKey (key-pair sign-in, notebook 02), "
+            "or token (a programmatic access token)."
+        )
+    if len(present) > 1:
+        raise TutorialError(
+            f"The secret holds both {present[0]} and {present[1]}: keep one way to sign in "
+            "(privateKey is the one to keep)."
+        )
+    auth = {"privateKey": "key-pair", "token": "token", "password": "password"}[present[0]]
+    if document.get("passphrase") and auth != "key-pair":
+        raise TutorialError("The secret has a passphrase but no privateKey: remove the passphrase.")
+    if auth == "key-pair":
+        key = keypair.load_private_key(document["privateKey"], document.get("passphrase") or None)
+        if document.get("publicKey"):
+            try:
+                matches = keypair.public_key_body(document["publicKey"]) == keypair.public_key_body(
+                    keypair.public_pem_of(key)
+                )
+            except Exception:
+                matches = False
+            if not matches:
+                raise TutorialError(
+                    "The secret's publicKey does not belong to its privateKey: store the pair's "
+                    "public key, or remove publicKey."
+                )
+    port = document.get("port")
+    if port is not None:
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise TutorialError("The secret's port must be a number, e.g. 443.") from None
+    if document.get("protocol") not in (None, "http", "https"):
+        raise TutorialError("The secret's protocol must be https (or http for an emulator).")
+    return SnowflakeSecret(
+        account=document["account"].strip(),
+        user=document["user"].strip(),
+        auth=auth,
+        private_key=document.get("privateKey"),
+        public_key=document.get("publicKey"),
+        passphrase=document.get("passphrase") or None,
+        token=document.get("token"),
+        password=document.get("password"),
+        role=document.get("role") or None,
+        warehouse=document.get("warehouse") or None,
+        database=document.get("database") or None,
+        schema=document.get("schema") or None,
+        host=document.get("host") or None,
+        port=port,
+        protocol=document.get("protocol") or None,
+    )
+
+
+def _aws_error(error: Exception, secret_name: str, region: str) -> TutorialError:
+    code = error.response["Error"]["Code"] if isinstance(error, ClientError) else ""
+    if code == "ResourceNotFoundException":
+        return TutorialError(
+            f"Secret {secret_name} does not exist in {region}: run notebook 02 to store it, or "
+            "check the secret name and Region."
+        )
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return TutorialError(
+            f"Not allowed to read secret {secret_name} in {region}: give the role "
+            "secretsmanager:GetSecretValue on it (see policies/ and the README)."
+        )
+    if code in ("UnrecognizedClientException", "InvalidSignatureException"):
+        return TutorialError(
+            f"AWS rejected the credentials reading secret {secret_name} in {region}: sign in to "
+            "AWS again or check the Region."
+        )
+    if isinstance(error, EndpointConnectionError):
+        return TutorialError(
+            f"Cannot reach AWS Secrets Manager in {region}: check the Region name and the network."
+        )
+    return TutorialError(f"Reading secret {secret_name} in {region} failed: {code or error}.")
+
+
+@lru_cache(maxsize=8)
+def read_secret(secret_name: str, region: str | None = None) -> SnowflakeSecret:
+    """Fetch and validate the secret; each process reads it once, and only into memory."""
+    region = region or boto3.session.Session().region_name
+    client = boto3.client("secretsmanager", region_name=region)
+    try:
+        value = client.get_secret_value(SecretId=secret_name)
+    except (ClientError, BotoCoreError) as error:
+        raise _aws_error(error, secret_name, region) from None
+    if "SecretString" not in value:
+        raise TutorialError(f"Secret {secret_name} holds binary data: store the JSON as a string.")
+    return parse_secret(value["SecretString"])
+
+
+def store_secret(
+    secret_name: str, secret: SnowflakeSecret | str | dict, region: str | None = None
+) -> str:
+    """Create the secret, or put a new version when its value changed; returns what it did."""
+    if not isinstance(secret, SnowflakeSecret):
+        secret = parse_secret(secret)  # never store a secret that could not sign in
+    region = region or boto3.session.Session().region_name
+    client = boto3.client("secretsmanager", region_name=region)
+    value = secret.to_json()
+    try:
+        current = client.get_secret_value(SecretId=secret_name).get("SecretString")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise _aws_error(error, secret_name, region) from None
+        client.create_secret(
+            Name=secret_name,
+            SecretString=value,
+            Description="Snowflake sign-in for the sagemaker-snowpark tutorial",
+        )
+        outcome = "created"
+    else:
+        if current is not None and _same(current, value):
+            return "unchanged"
+        client.put_secret_value(SecretId=secret_name, SecretString=value)
+        outcome = "updated"
+    read_secret.cache_clear()
+    return outcome
+
+
+def _same(stored: str, value: str) -> bool:
+    try:
+        return json.loads(stored) == json.loads(value)
+    except ValueError:
+        return False
+
+
+def connection_parameters(secret: SnowflakeSecret | None = None, **overrides) -> dict:
+    """The Snowflake connector's parameters: the secret's, then `overrides` (None values skipped).
+
+    With no secret, sign-in is workload identity federation: `account` comes from the overrides
+    or SNOWFLAKE_ACCOUNT, and the caller's AWS role decides the Snowflake user.
+    """
+    params: dict = dict(DEFAULT_TIMEOUTS)
+    if secret is None:
+        account = overrides.pop("account", None) or os.environ.get("SNOWFLAKE_ACCOUNT")
+        if not account:
+            raise TutorialError(
+                "No secret and no Snowflake account: name the secret, or set SNOWFLAKE_ACCOUNT "
+                "for workload identity sign-in."
+            )
+        params.update(
+            account=account,
+            authenticator="WORKLOAD_IDENTITY",
+            workload_identity_provider="AWS",
+        )
+    else:
+        params.update(account=secret.account, user=secret.user)
+        if secret.auth == "key-pair":
+            key = keypair.load_private_key(secret.private_key, secret.passphrase)
+            params.update(authenticator="SNOWFLAKE_JWT", private_key=keypair.private_key_der(key))
+        elif secret.auth == "token":
+            params.update(authenticator="PROGRAMMATIC_ACCESS_TOKEN", token=secret.token)
+        else:
+            params["password"] = secret.password
+        for name in CONNECTION_FIELDS:
+            if getattr(secret, name) is not None:
+                params[name] = getattr(secret, name)
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    return params
+
+
+def session(secret_name: str | None = None, region: str | None = None, **overrides):
+    """A Snowpark Session signed in with the named secret (or workload identity without one).
+
+    `overrides` win over the secret, e.g. session(name, region, warehouse="BIG_WH").
+    """
+    from snowflake.snowpark import Session
+
+    secret = read_secret(secret_name, region) if secret_name else None
+    if secret is not None and secret.auth == "password":
+        logging.getLogger(__name__).warning(
+            "Signing in with a password is legacy: Snowflake blocks single-factor passwords for "
+            "most users. Switch the secret to a key pair (notebook 02)."
+        )
+    params = connection_parameters(secret, **overrides)
+    if secret is None and region:
+        os.environ.setdefault("AWS_REGION", region)  # workload identity signs with the region
+    try:
+        return Session.builder.configs(params).create()
+    except Exception as error:
+        raise sign_in_error(error, params) from None
+
+
+def sign_in_error(error: Exception, params: dict) -> TutorialError:
+    """A one-line reason for a failed sign-in; the connector's message never holds the key."""
+    text = " ".join(str(error).split())
+    who = f"user {params.get('user', '(workload identity)')} of account {params['account']}"
+    if "390144" in text or "JWT token is invalid" in text:
+        return TutorialError(
+            f"Snowflake rejected the key pair of {who}: register the public key with the ALTER "
+            "USER ... SET RSA_PUBLIC_KEY statement notebook 02 shows."
+        )
+    if "390100" in text or "Incorrect username or password" in text:
+        return TutorialError(f"Snowflake rejected the credentials of {who}: check user and secret.")
+    if "250001" in text or "Could not connect" in text or "timed out" in text.lower():
+        return TutorialError(
+            f"Cannot reach Snowflake for account {params['account']}: check the account "
+            "identifier (orgname-accountname) and the network."
+        )
+    return TutorialError(f"Signing in to Snowflake as {who} failed: {text[:300]}")

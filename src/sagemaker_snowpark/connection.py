@@ -201,6 +201,9 @@ def store_secret(
     client = boto3.client("secretsmanager", region_name=region)
     value = secret.to_json()
     try:
+        if client.describe_secret(SecretId=secret_name).get("DeletedDate"):
+            # Scheduled for deletion by the clean-up notebook: running the series again restores it.
+            client.restore_secret(SecretId=secret_name)
         current = client.get_secret_value(SecretId=secret_name).get("SecretString")
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":

@@ -213,3 +213,28 @@ def load_csv(session, path: Path, source: SourceTable, stage: str = "TUTORIAL_LO
         "FORCE = TRUE"
     ).collect()
     return session.table(source.table).count()
+
+
+def maintenance_hum(session):
+    """MAINTENANCE joined with each machine's city and that city's humidity, as a lazy DataFrame.
+
+    Nothing runs until the DataFrame is saved or read: the join then runs in the warehouse.
+    """
+    from snowflake.snowpark.functions import col
+
+    maintenance = session.table("MAINTENANCE")
+    city = session.table("CITY_UDF")
+    humidity = session.table("HUMIDITY")
+    return (
+        maintenance.join(city, maintenance["UDI"] == city["UDI"])
+        .join(humidity, city["CITY"] == humidity["CITY_NAME"])
+        .select(maintenance["UDI"].alias("UDI"), *[col(c) for c in TRAINING_COLUMNS[1:]])
+    )
+
+
+def load_workshop_tables(session, folder: Path) -> dict[str, int]:
+    """Load the three source tables from `folder` and build the training table; row counts."""
+    counts = {s.table: load_csv(session, folder / s.file, s) for s in SOURCE_TABLES}
+    maintenance_hum(session).write.save_as_table(TRAINING_TABLE, mode="overwrite")
+    counts[TRAINING_TABLE] = session.table(TRAINING_TABLE).count()
+    return counts

@@ -38,6 +38,16 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same files always give the sa
 _SKIPPED = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store"}
 
 
+def codebuild_project(repository: str) -> str:
+    """The CodeBuild project that builds the repository's image."""
+    return f"{repository}-build"
+
+
+def source_key(project: str) -> str:
+    """Where the project's source zip lives in the bucket."""
+    return f"codebuild/{project}/source.zip"
+
+
 @dataclass(frozen=True)
 class BuiltImage:
     uri: str
@@ -198,8 +208,8 @@ def build_and_push(
         echo(f"{uri} is already in Amazon ECR: nothing to build.")
         return BuiltImage(uri, digest, built_now=False)
 
-    project = project or f"{repository}-build"
-    key = f"codebuild/{project}/source.zip"
+    project = project or codebuild_project(repository)
+    key = source_key(project)
     boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=bundle)
     account = repository_uri.split(".", 1)[0]
     variables = {

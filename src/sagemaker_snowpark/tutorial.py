@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -63,20 +64,23 @@ def _first_error_line(error: CellExecutionError) -> str:
 def execute(path: Path, output: Path) -> float:
     """Execute one notebook with the kernel in its folder; write the executed copy to `output`."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT_SECONDS,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent.resolve())}},
-    )
     started = time.time()
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        raise TutorialError(f"{path.name} failed: {_first_error_line(error)}") from None
-    finally:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, output)
+    # The kernel talks over Unix sockets in a private folder: no TCP port, nothing to encrypt.
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
+        client = NotebookClient(
+            notebook,
+            km=KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/ipc"),
+            timeout=CELL_TIMEOUT_SECONDS,
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise TutorialError(f"{path.name} failed: {_first_error_line(error)}") from None
+        finally:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, output)
+            client.km.shutdown_kernel()  # a kernel manager passed in is not shut down by nbclient
     return time.time() - started
 
 

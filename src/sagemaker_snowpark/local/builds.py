@@ -92,7 +92,8 @@ class ImageBuilder:
                 log(f"[Container] BUILD docker build -f {dockerfile} -t {repository}:{tag} .")
                 log(
                     "[Container] local stack: no Docker engine; the image is recorded from its "
-                    "source, and training jobs run its train program as a process"
+                    "source, and a training job with it runs the train program beside its "
+                    "Dockerfile as a process"
                 )
                 pushed = put_ecr_image(account, region, repository, tag, digest)
                 if pushed is None:

@@ -1,0 +1,127 @@
+"""A custom SageMaker Studio image: register it, version it, configure it, attach it to a domain.
+
+Each function is idempotent: run twice, it changes nothing the second time. Attaching merges into
+the domain's existing custom images and never drops another team's; detaching removes only ours.
+"""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .errors import TutorialError
+
+APP_SETTINGS = {"jupyterlab": "JupyterLabAppSettings", "kernelgateway": "KernelGatewayAppSettings"}
+CONFIG_KINDS = {
+    "jupyterlab": "JupyterLabAppImageConfig",
+    "kernelgateway": "KernelGatewayImageConfig",
+}
+
+
+def _code(error: ClientError) -> str:
+    return error.response["Error"]["Code"]
+
+
+def ensure_image(name: str, role_arn: str, description: str = "", sagemaker=None) -> str:
+    """Create the SageMaker image if it is missing; returns its ARN."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    try:
+        return sagemaker.describe_image(ImageName=name)["ImageArn"]
+    except ClientError as error:
+        if _code(error) != "ResourceNotFound":
+            raise
+    return sagemaker.create_image(
+        ImageName=name, RoleArn=role_arn, DisplayName=name, Description=description
+    )["ImageArn"]
+
+
+def ensure_image_version(
+    name: str, base_image: str, sagemaker=None, timeout: float = 900, poll: float = 2
+) -> dict:
+    """The image version for base_image: the latest one if it already is, else a new one.
+
+    Waits until it is CREATED; raises with SageMaker's FailureReason when it fails.
+    """
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    try:
+        latest = sagemaker.describe_image_version(ImageName=name)
+    except ClientError as error:
+        if _code(error) != "ResourceNotFound":
+            raise
+        latest = None
+    if (
+        latest is None
+        or latest["BaseImage"] != base_image
+        or "FAILED" in latest["ImageVersionStatus"]
+    ):
+        sagemaker.create_image_version(
+            ImageName=name, BaseImage=base_image, ClientToken=f"{name}-{int(time.time() * 1000)}"
+        )
+    deadline = time.time() + timeout
+    while True:
+        version = sagemaker.describe_image_version(ImageName=name)
+        status = version["ImageVersionStatus"]
+        if status == "CREATED":
+            return version
+        if status in ("CREATE_FAILED", "DELETE_FAILED", "DELETING"):
+            raise TutorialError(
+                f"Image version {version['Version']} of {name} is {status}: "
+                f"{version.get('FailureReason', 'no reason given')}"
+            )
+        if time.time() > deadline:
+            raise TutorialError(f"Image version of {name} still {status} after {timeout:.0f} s.")
+        time.sleep(poll)
+
+
+def ensure_app_image_config(name: str, kind: str, config: dict, sagemaker=None) -> str:
+    """Create the app image config or update it to `config`; kind: jupyterlab or kernelgateway."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    field = CONFIG_KINDS[kind]
+    try:
+        sagemaker.describe_app_image_config(AppImageConfigName=name)
+    except ClientError as error:
+        if _code(error) != "ResourceNotFound":
+            raise
+        return sagemaker.create_app_image_config(AppImageConfigName=name, **{field: config})[
+            "AppImageConfigArn"
+        ]
+    return sagemaker.update_app_image_config(AppImageConfigName=name, **{field: config})[
+        "AppImageConfigArn"
+    ]
+
+
+def custom_images(domain_id: str, kind: str = "jupyterlab", sagemaker=None) -> list[dict]:
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    settings = sagemaker.describe_domain(DomainId=domain_id).get("DefaultUserSettings", {})
+    return list((settings.get(APP_SETTINGS[kind]) or {}).get("CustomImages") or [])
+
+
+def _set_custom_images(domain_id: str, kind: str, images: list[dict], sagemaker) -> None:
+    settings = sagemaker.describe_domain(DomainId=domain_id).get("DefaultUserSettings", {})
+    app_settings = dict(settings.get(APP_SETTINGS[kind]) or {})  # keep its other settings
+    app_settings["CustomImages"] = images
+    sagemaker.update_domain(
+        DomainId=domain_id, DefaultUserSettings={APP_SETTINGS[kind]: app_settings}
+    )
+
+
+def attach_to_domain(domain_id: str, entry: dict, kind: str = "jupyterlab", sagemaker=None) -> list:
+    """Put `entry` among the domain's custom images (replacing an older entry of the same image)."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    current = custom_images(domain_id, kind, sagemaker)
+    merged = [image for image in current if image["ImageName"] != entry["ImageName"]] + [entry]
+    if merged != current:
+        _set_custom_images(domain_id, kind, merged, sagemaker)
+    return merged
+
+
+def detach_from_domain(domain_id: str, image_name: str, kind: str = "jupyterlab", sagemaker=None):
+    """Remove the image from the domain's custom images, keeping every other one."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    current = custom_images(domain_id, kind, sagemaker)
+    remaining = [image for image in current if image["ImageName"] != image_name]
+    if remaining != current:
+        _set_custom_images(domain_id, kind, remaining, sagemaker)
+    return remaining

@@ -1,0 +1,141 @@
+"""The SageMaker training container contract, from the program's side.
+
+SageMaker mounts /opt/ml into the container: input/config/hyperparameters.json (every value a
+string), input/config/resourceconfig.json (this host and all hosts), model/ (tarred into
+model.tar.gz after the program exits), output/data/ (tarred into output.tar.gz) and
+output/failure, whose text becomes the job's FailureReason. SAGEMAKER_BASE_DIR moves the root,
+so the program also runs outside a container (the local stack and the tests use that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import TutorialError
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @classmethod
+    def from_environment(cls) -> Paths:
+        return cls(Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")))
+
+    @property
+    def hyperparameters(self) -> Path:
+        return self.root / "input" / "config" / "hyperparameters.json"
+
+    @property
+    def resource_config(self) -> Path:
+        return self.root / "input" / "config" / "resourceconfig.json"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def output_data(self) -> Path:
+        return self.root / "output" / "data"
+
+    @property
+    def failure(self) -> Path:
+        return self.root / "output" / "failure"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    kind: type
+    default: object
+    low: float | None = None  # inclusive bounds, where they apply
+    high: float | None = None
+    help: str = ""
+
+
+PARAMETERS = {
+    "secret_name": Parameter(str, "", help="the Secrets Manager secret; empty: workload identity"),
+    "region": Parameter(str, "", help="the secret's AWS Region; empty: the job's Region"),
+    "snowflake_account": Parameter(str, "", help="account for workload identity (no secret)"),
+    "table": Parameter(str, "MAINTENANCE_HUM", help="the training table"),
+    "database": Parameter(str, "", help="overrides the secret's database"),
+    "schema": Parameter(str, "", help="overrides the secret's schema"),
+    "warehouse": Parameter(str, "", help="overrides the secret's warehouse"),
+    "validation_fraction": Parameter(float, 0.25, 0.01, 0.9, "share of rows held out"),
+    "split_seed": Parameter(int, 123, 0, 2**31 - 1, "seed of the train/validation split"),
+    "threshold": Parameter(float, 0.5, 0.0, 1.0, "probability above which a row is a failure"),
+    "num_round": Parameter(int, 200, 1, 5000, "XGBoost boosting rounds"),
+    "max_depth": Parameter(int, 6, 1, 16, "XGBoost tree depth"),
+    "eta": Parameter(float, 0.1, 0.001, 1.0, "XGBoost learning rate"),
+    "max_bin": Parameter(int, 256, 16, 1024, "XGBoost histogram bins"),
+    "baseline_max_rows": Parameter(int, 1_000_000, 1_000, 100_000_000, "baseline sample cap"),
+    "tracker_port": Parameter(int, 9099, 1024, 65535, "XGBoost tracker port on algo-1"),
+}
+
+
+def parse_hyperparameters(raw: dict) -> dict:
+    """Typed hyperparameters, with defaults; one-line errors for unknown, mistyped, out of range."""
+    unknown = sorted(set(raw) - set(PARAMETERS))
+    if unknown:
+        raise TutorialError(
+            f"Unknown hyperparameter(s) {', '.join(unknown)}: allowed are {', '.join(PARAMETERS)}."
+        )
+    values = {}
+    for name, parameter in PARAMETERS.items():
+        if name not in raw:
+            values[name] = parameter.default
+            continue
+        text = str(raw[name]).strip()
+        try:
+            value = parameter.kind(text)
+        except ValueError:
+            kind = {int: "an integer", float: "a number", str: "a string"}[parameter.kind]
+            raise TutorialError(
+                f"Hyperparameter {name} must be {kind}, got {text[:40]!r} ({parameter.help})."
+            ) from None
+        if parameter.low is not None and not parameter.low <= value <= parameter.high:
+            raise TutorialError(
+                f"Hyperparameter {name}={text} is out of range: use {parameter.low:g} to "
+                f"{parameter.high:g} ({parameter.help})."
+            )
+        values[name] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Hosts:
+    current: str
+    all: tuple[str, ...]
+
+    @property
+    def rank(self) -> int:
+        return self.all.index(self.current)
+
+    @property
+    def count(self) -> int:
+        return len(self.all)
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TutorialError(
+            f"{path} is missing: the program runs inside a SageMaker training job (or set "
+            f"SAGEMAKER_BASE_DIR to a folder shaped like /opt/ml) - {what}."
+        ) from None
+    except ValueError:
+        raise TutorialError(f"{path} is not JSON - {what}.") from None
+
+
+def read_hosts(paths: Paths) -> Hosts:
+    config = read_json(paths.resource_config, "SageMaker writes the hosts there")
+    return Hosts(config["current_host"], tuple(config["hosts"]))
+
+
+def write_failure(paths: Paths, message: str) -> None:
+    """Write the reason SageMaker shows as the job's FailureReason."""
+    paths.failure.parent.mkdir(parents=True, exist_ok=True)
+    paths.failure.write_text(message[:1024])

@@ -1,0 +1,94 @@
+"""The images' Dockerfiles and the Studio configuration files, checked without Docker."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL = ROOT / "snowflake-env-kernel-image"
+TRAINING = ROOT / "training_container"
+SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+
+
+def validate(operation: str, params: dict) -> str:
+    report = ParamValidator().validate(params, SAGEMAKER.operation_model(operation).input_shape)
+    return report.generate_report()
+
+
+def build_args(dockerfile: str) -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
+
+
+def test_kernel_image_is_pinned_and_runs_as_the_studio_user():
+    dockerfile = (KERNEL / "Dockerfile").read_text()
+    args = build_args(dockerfile)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", args["SAGEMAKER_DISTRIBUTION_VERSION"])
+    assert re.search(
+        r"^FROM public\.ecr\.aws/sagemaker/sagemaker-distribution:"
+        r"\$\{SAGEMAKER_DISTRIBUTION_VERSION\}-cpu$",
+        dockerfile,
+        re.M,
+    )
+    assert (args["NB_USER"], args["NB_UID"], args["NB_GID"]) == ("sagemaker-user", "1000", "100")
+    users = re.findall(r"^USER (.+)$", dockerfile, re.M)
+    assert users and users[-1] == "${NB_UID}:${NB_GID}"  # it ends as the Studio user
+    assert "--constraint /tmp/sagemaker-snowpark/constraints.txt" in dockerfile
+    instructions = [line for line in dockerfile.splitlines() if not line.startswith("#")]
+    assert not [line for line in instructions if "/opt/ml" in line]  # SageMaker's, not ours
+
+
+def test_training_image_is_pinned_and_holds_only_the_training_program():
+    dockerfile = (TRAINING / "Dockerfile").read_text()
+    base = build_args(dockerfile)["BASE_IMAGE"]
+    assert re.fullmatch(r"[\w./-]+/python:3\.1[1-9][\w.-]*", base) and "latest" not in base
+    installs = re.findall(r'pip install .*?"(\.\[[^\]]+\])"', dockerfile)
+    assert installs == [".[train]"]  # the core and the train extra, nothing else
+    assert "--constraint constraints.txt" in dockerfile
+    assert "COPY training_container/train /usr/local/bin/train" in dockerfile
+    assert "ENTRYPOINT" not in dockerfile.replace("no ENTRYPOINT", "")
+    assert (TRAINING / "train").stat().st_mode & 0o111
+
+
+def test_training_extra_leaves_out_notebook_and_test_tools():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    image_packages = " ".join(project["dependencies"] + project["optional-dependencies"]["train"])
+    for tool in ("sagemaker>", "jupyter", "pytest", "nbval", "moto", "fakesnow", "matplotlib"):
+        assert tool not in image_packages
+
+
+@pytest.mark.parametrize(
+    "path, operation, wrap",
+    [
+        ("app-image-config-jupyterlab.json", "CreateAppImageConfig", "JupyterLabAppImageConfig"),
+        ("app-image-config-kernelgateway.json", "CreateAppImageConfig", "KernelGatewayImageConfig"),
+    ],
+)
+def test_app_image_configs_match_the_api(path, operation, wrap):
+    config = json.loads((KERNEL / path).read_text())
+    assert validate(operation, {"AppImageConfigName": "x", wrap: config}) == ""
+    assert config["FileSystemConfig"] == {
+        "MountPath": "/home/sagemaker-user",
+        "DefaultUid": 1000,
+        "DefaultGid": 100,
+    }
+
+
+def test_domain_entry_matches_the_api():
+    entry = {
+        **json.loads((KERNEL / "domain-custom-image.json").read_text()),
+        "ImageVersionNumber": 1,
+    }
+    params = {
+        "DomainId": "d-example",
+        "DefaultUserSettings": {"JupyterLabAppSettings": {"CustomImages": [entry]}},
+    }
+    assert validate("UpdateDomain", params) == ""
+    assert validate("UpdateDomain", {"DomainId": "d", "DefaultUserSettings": {"Bogus": 1}}) != ""

@@ -1,0 +1,127 @@
+"""The whole series on a stack of its own: what 01-04 create exists, 05 removes it, and running
+the series a second time works and ends in the same state."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sagemaker_snowpark import cleanup
+from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.tutorial import execute, notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def environment_of(state: Path, artifacts: Path):
+    """os.environ switched to another stack while the kernels start (they inherit it)."""
+    saved = dict(os.environ)
+    try:
+        stack.apply_environment(stack.client_environment(state))
+        os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    """Run the series and yield a function that runs a range of it again."""
+    base = tmp_path_factory.mktemp("series")
+    state = base / "state"
+    stack.up(state)
+    paths = notebooks(ROOT / "notebooks")
+
+    def run(first: str, last: str, round_: str) -> None:
+        with environment_of(state, base / f"artifacts-{round_}"):
+            for path in paths:
+                if first <= path.name[:2] <= last:
+                    execute(path, base / round_ / path.name)
+
+    def check(function):
+        with environment_of(state, base):
+            return function()
+
+    try:
+        yield run, check, base
+    finally:
+        stack.down(state)
+
+
+def names() -> cleanup.SeriesResources:
+    return cleanup.SeriesResources(
+        bucket=os.environ["SAGEMAKER_BUCKET"], domain_id=os.environ["SAGEMAKER_DOMAIN_ID"]
+    )
+
+
+def created_resources() -> dict:
+    sagemaker = boto3.client("sagemaker")
+    domain = sagemaker.describe_domain(DomainId=os.environ["SAGEMAKER_DOMAIN_ID"])
+    custom = domain["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
+    version = sagemaker.describe_image_version(ImageName="snowpark-kernel")
+    config = sagemaker.describe_app_image_config(AppImageConfigName="snowpark-kernel-jupyterlab")
+    secret = boto3.client("secretsmanager").describe_secret(SecretId="sagemaker-snowpark/snowflake")
+    jobs = sagemaker.list_training_jobs(NameContains="snowpark-maintenance")["TrainingJobSummaries"]
+    return {
+        "custom images": [i["ImageName"] for i in custom],
+        "image version": (version["Version"], version["ImageVersionStatus"]),
+        "app image config": sorted(config["JupyterLabAppImageConfig"]),
+        "secret deleted": "DeletedDate" in secret,
+        "completed jobs": sum(j["TrainingJobStatus"] == "Completed" for j in jobs),
+    }
+
+
+def domain_images() -> list[dict]:
+    domain = boto3.client("sagemaker").describe_domain(DomainId=os.environ["SAGEMAKER_DOMAIN_ID"])
+    return domain["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
+
+
+def secret_versions() -> int:
+    secrets = boto3.client("secretsmanager")
+    return len(secrets.list_secret_version_ids(SecretId="sagemaker-snowpark/snowflake")["Versions"])
+
+
+def test_the_series_creates_then_removes_everything_and_runs_again(series):
+    run, check, base = series
+    inventory = lambda: check(lambda: cleanup.inventory(names()))  # noqa: E731
+    assert not any(inventory().values())
+
+    run("00", "04", "first")
+    created = check(created_resources)
+    assert created == {
+        "custom images": ["team-data-science", "snowpark-kernel"],
+        "image version": (1, "CREATED"),
+        "app image config": ["ContainerConfig", "FileSystemConfig"],
+        "secret deleted": False,
+        "completed jobs": 1,
+    }
+    assert all(inventory().values())  # every kind the clean-up handles was created
+    assert (base / "artifacts-first" / "metrics.json").is_file()
+
+    # Notebooks 02 and 03 run again change nothing: the same key, the same tables.
+    versions = check(secret_versions)
+    run("02", "03", "again")
+    assert check(secret_versions) == versions
+
+    run("05", "05", "first")
+    assert not any(inventory().values())
+    team = {
+        "ImageName": "team-data-science",
+        "ImageVersionNumber": 1,
+        "AppImageConfigName": "team-data-science",
+    }
+    assert check(domain_images) == [team]  # the domain keeps the image it had before
+
+    # The whole series again (as `make tutorial` twice): nothing left over is in the way.
+    run("00", "04", "second")
+    assert check(created_resources) == {**created, "completed jobs": 2}
+    run("05", "05", "second")
+    run("05", "05", "third")  # the clean-up once more, with nothing left to do
+    assert not any(inventory().values())
+    assert check(domain_images) == [team]

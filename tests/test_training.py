@@ -1,0 +1,244 @@
+"""The training program: its SageMaker contract, its errors, its models, and a real job."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from sagemaker_snowpark import connection, data, keypair
+from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.training.contract import parse_hyperparameters
+from sagemaker_snowpark.training.metrics import ScoreCounts
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = ROOT / "training_container" / "train"
+SECRET = "tests/training"
+DATABASE = "TRAINING_TESTS"
+
+
+@pytest.fixture(scope="module")
+def training_tables(tmp_path_factory):
+    """Generated workshop data in its own database, plus broken tables for the error cases."""
+    pair = keypair.generate()
+    connection.store_secret(
+        SECRET,
+        {
+            "account": os.environ["SNOWFLAKE_ACCOUNT"],
+            "user": "SAGEMAKER_TRAINING",
+            "privateKey": pair.private_pem,
+            "host": os.environ["SNOWFLAKE_HOST"],
+            "port": os.environ["SNOWFLAKE_PORT"],
+            "protocol": "http",
+            "warehouse": "HOL_WH",
+            "database": DATABASE,
+            "schema": "PUBLIC",
+        },
+    )
+    session = connection.session(SECRET)
+    folder = data.source_folder(
+        "generated", rows=6_000, seed=11, cache_dir=tmp_path_factory.mktemp("c")
+    )
+    data.load_workshop_tables(session, folder)
+    for statement in (
+        "CREATE OR REPLACE TABLE EMPTY_TABLE AS SELECT * FROM MAINTENANCE_HUM WHERE 1 = 0",
+        "CREATE OR REPLACE TABLE ONE_CLASS AS "
+        "SELECT * FROM MAINTENANCE_HUM WHERE MACHINE_FAILURE = 0",
+        "CREATE OR REPLACE TABLE NO_TORQUE AS SELECT UDI, TYPE, AIR_TEMPERATURE_K, "
+        "PROCESS_TEMPERATURE, ROTATIONAL_SPEED_RPM, TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG, "
+        "MACHINE_FAILURE FROM MAINTENANCE_HUM",
+        "CREATE OR REPLACE TABLE TEXT_TORQUE AS SELECT UDI, TYPE, AIR_TEMPERATURE_K, "
+        "PROCESS_TEMPERATURE, ROTATIONAL_SPEED_RPM, CAST(TORQUE_NM AS VARCHAR) AS TORQUE_NM, "
+        "TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG, MACHINE_FAILURE FROM MAINTENANCE_HUM",
+    ):
+        session.sql(statement).collect()
+    session.close()
+    return pair
+
+
+def run_program(
+    tmp_path: Path, hyperparameters: dict, *, wait=True, hosts=("algo-1",), host="algo-1"
+):
+    root = tmp_path / host
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    (root / "model").mkdir()
+    (root / "output" / "data").mkdir(parents=True)
+    values = {"secret_name": SECRET, "num_round": "60", **hyperparameters}
+    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in values.items()}))
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": host, "hosts": list(hosts)})
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(TRAIN)],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if not wait:
+        return process, root
+    output, _ = process.communicate(timeout=300)
+    failure = root / "output" / "failure"
+    return process.returncode, output, failure.read_text() if failure.exists() else None, root
+
+
+def test_the_program_trains_both_models_and_writes_the_contract(training_tables, tmp_path):
+    code, output, failure, root = run_program(tmp_path, {})
+    assert code == 0, output
+    assert failure is None
+    assert sorted(p.name for p in (root / "model").iterdir()) == [
+        "baseline-logistic-regression.pkl",
+        "metrics.json",
+        "xgboost-model.json",
+    ]
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    tutorial = metrics["models"]["xgboost_physics_features"]
+    baseline = metrics["models"]["baseline_logistic_regression"]
+    assert tutorial["roc_auc"] >= 0.95
+    assert tutorial["roc_auc"] > baseline["roc_auc"]
+    assert tutorial["pr_auc"] > baseline["pr_auc"]
+    assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000
+    assert tutorial["rows"] == metrics["rows"]["validation"] == baseline["rows"]
+    assert set(metrics["timings_seconds"]) >= {"connect", "fetch", "train_xgboost", "evaluate"}
+    assert f"validation:roc_auc={tutorial['roc_auc']:.6f}" in output.splitlines()
+    assert "fetched 6,000 rows" in output
+    assert sorted(p.name for p in (root / "output" / "data").iterdir()) == [
+        "evaluation.json",
+        "report.md",
+    ]
+
+    import xgboost
+
+    booster = xgboost.Booster(model_file=str(root / "model" / "xgboost-model.json"))
+    assert booster.num_boosted_rounds() == 60
+    with open(root / "model" / "baseline-logistic-regression.pkl", "rb") as handle:
+        assert pickle.load(handle).coef_.shape == (1, 6)
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, reason",
+    [
+        ({"table": "NO_SUCH_TABLE"}, "Table NO_SUCH_TABLE does not exist"),
+        ({"table": "EMPTY_TABLE"}, "Table EMPTY_TABLE is empty: load it with notebook 03."),
+        ({"table": "ONE_CLASS"}, "Table ONE_CLASS has labels of a single class (no failures"),
+        ({"table": "NO_TORQUE"}, "Table NO_TORQUE has no column TORQUE_NM: rebuild it"),
+        ({"table": "TEXT_TORQUE"}, "Column TORQUE_NM of TEXT_TORQUE is StringType"),
+        ({"secret_name": "tests/no-such-secret"}, "Secret tests/no-such-secret does not exist"),
+        ({"num_rounds": "5"}, "Unknown hyperparameter(s) num_rounds: allowed are"),
+        ({"eta": "fast"}, "Hyperparameter eta must be a number, got 'fast'"),
+        ({"max_depth": "99"}, "Hyperparameter max_depth=99 is out of range: use 1 to 16"),
+    ],
+)
+def test_each_error_becomes_the_failure_reason(training_tables, tmp_path, hyperparameters, reason):
+    code, output, failure, root = run_program(tmp_path, hyperparameters)
+    assert code == 1, output
+    assert failure is not None and failure.startswith(reason), failure
+    assert "\n" not in failure and "Traceback" not in output
+    assert not any((root / "model").iterdir())  # nothing that looks like a model
+
+
+def test_missing_sagemaker_config_is_reported(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TRAIN)],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "hyperparameters.json is missing" in (tmp_path / "output" / "failure").read_text()
+
+
+def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
+    process, root = run_program(tmp_path, {"num_round": "5000", "max_depth": "12"}, wait=False)
+    for line in process.stdout:
+        if "baseline trained" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    started = time.time()
+    process.wait(timeout=30)
+    assert time.time() - started < 10
+    assert process.returncode == 143
+    assert (root / "output" / "failure").read_text().startswith("Stopped by StopTrainingJob")
+    assert not any((root / "model").iterdir())
+
+
+def test_hyperparameters_are_typed_with_defaults():
+    values = parse_hyperparameters({"num_round": "10", "eta": "0.3", "table": "T"})
+    assert (values["num_round"], values["eta"], values["table"]) == (10, 0.3, "T")
+    assert values["validation_fraction"] == 0.25 and values["secret_name"] == ""
+    with pytest.raises(TutorialError, match="num_round must be an integer, got '1.5'"):
+        parse_hyperparameters({"num_round": "1.5"})
+    with pytest.raises(TutorialError, match="threshold=1.5 is out of range: use 0 to 1"):
+        parse_hyperparameters({"threshold": "1.5"})
+
+
+def test_streamed_metrics_match_exact_ones():
+    rng = np.random.default_rng(0)
+    labels = rng.random(20_000) < 0.05
+    scores = np.clip(rng.normal(0.3 + 0.35 * labels, 0.15), 0, 1)
+    counts = ScoreCounts(threshold=0.5)
+    for part in range(4):  # in batches, as the program adds them
+        counts.add(scores[part::4], labels[part::4])
+    assert counts.roc_auc() == pytest.approx(roc_auc_score(labels, scores), abs=1e-3)
+    assert counts.pr_auc() == pytest.approx(average_precision_score(labels, scores), abs=5e-3)
+    predicted = scores >= 0.5
+    assert counts.confusion_matrix() == {
+        "tn": int(np.sum(~predicted & ~labels)),
+        "fp": int(np.sum(predicted & ~labels)),
+        "fn": int(np.sum(~predicted & labels)),
+        "tp": int(np.sum(predicted & labels)),
+    }
+    merged = ScoreCounts(threshold=0.5)
+    merged.replace_with(counts.as_vector() * 1)
+    assert merged.summary() == counts.summary()
+
+
+def test_a_job_runs_the_training_image_end_to_end(training_tables, bucket, role_arn):
+    from sagemaker.core.training.configs import OutputDataConfig
+    from sagemaker.train import Compute, ModelTrainer
+
+    from sagemaker_snowpark.images import build_and_push
+
+    image = build_and_push(
+        ROOT,
+        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
+        "training_container/Dockerfile",
+        "sagemaker-snowpark-training-tests",
+        bucket,
+        role_arn,
+        echo=lambda _: None,
+    )
+    trainer = ModelTrainer(
+        training_image=image.uri,
+        role=role_arn,
+        base_job_name="training-test",
+        hyperparameters={"secret_name": SECRET, "num_round": 40},
+        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/training-tests"),
+    )
+    trainer.train(wait=True, logs=False)
+    job = boto3.client("sagemaker").describe_training_job(
+        TrainingJobName=trainer._latest_training_job.training_job_name
+    )
+    assert job["TrainingJobStatus"] == "Completed"
+    uri = job["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket_name, key = uri.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        names = sorted(archive.getnames())
+        metrics = json.load(archive.extractfile("metrics.json"))
+    assert names == ["baseline-logistic-regression.pkl", "metrics.json", "xgboost-model.json"]
+    assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95

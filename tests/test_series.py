@@ -3,14 +3,18 @@ the series a second time works and ends in the same state."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives import serialization
 
-from sagemaker_snowpark import cleanup
+from sagemaker_snowpark import cleanup, keypair
 from sagemaker_snowpark.local import stack
 from sagemaker_snowpark.tutorial import execute, notebooks
 
@@ -30,6 +34,9 @@ def environment_of(state: Path, artifacts: Path):
         os.environ.update(saved)
 
 
+PASSPHRASE = "series passphrase 4242"
+
+
 @pytest.fixture(scope="module")
 def series(tmp_path_factory):
     """Run the series and yield a function that runs a range of it again."""
@@ -37,9 +44,12 @@ def series(tmp_path_factory):
     state = base / "state"
     stack.up(state)
     paths = notebooks(ROOT / "notebooks")
+    passphrase_file = base / "passphrase.txt"
+    passphrase_file.write_text(PASSPHRASE)  # notebook 02 encrypts its generated key with it
 
     def run(first: str, last: str, round_: str) -> None:
         with environment_of(state, base / f"artifacts-{round_}"):
+            os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase_file)
             for path in paths:
                 if first <= path.name[:2] <= last:
                     execute(path, base / round_ / path.name)
@@ -49,7 +59,7 @@ def series(tmp_path_factory):
             return function()
 
     try:
-        yield run, check, base
+        yield run, check, base, state
     finally:
         stack.down(state)
 
@@ -77,6 +87,53 @@ def created_resources() -> dict:
     }
 
 
+def secret_fragments() -> list[str]:
+    """Pieces of every secret value the series used: the key (encrypted and not), the passphrase."""
+    stored = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId="sagemaker-snowpark/snowflake")[
+            "SecretString"
+        ]
+    )
+    assert stored["passphrase"] == PASSPHRASE and "ENCRYPTED" in stored["privateKey"]
+    key = keypair.load_private_key(stored["privateKey"], PASSPHRASE)
+    plain = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    der = base64.b64encode(keypair.private_key_der(key)).decode()
+    fragments = [PASSPHRASE]
+    for pem in (stored["privateKey"], plain):
+        body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+        fragments += [body[i : i + 32] for i in range(0, len(body) - 32, len(body) // 5)]
+    fragments += [der[100:132], der[-132:-100]]
+    return fragments
+
+
+def everything_written(base: Path, state: Path) -> dict[str, str]:
+    """The text of every place the series wrote to: notebooks, artifacts, logs, archives, files."""
+    places: dict[str, str] = {}
+    for path in list(base.rglob("*.ipynb")) + [
+        p for p in base.glob("artifacts-*/**/*") if p.is_file()
+    ]:
+        places[str(path)] = path.read_bytes().decode("latin-1")
+    for path in [p for p in (state / "jobs").rglob("*") if p.is_file()] + [state / "stack.log"]:
+        places[str(path)] = path.read_bytes().decode("latin-1")
+    logs = boto3.client("logs")
+    for group in logs.describe_log_groups()["logGroups"]:
+        for stream in logs.describe_log_streams(logGroupName=group["logGroupName"])["logStreams"]:
+            events = logs.get_log_events(
+                logGroupName=group["logGroupName"], logStreamName=stream["logStreamName"]
+            )["events"]
+            places[f"log {stream['logStreamName']}"] = "\n".join(e["message"] for e in events)
+    s3 = boto3.client("s3")
+    bucket = os.environ["SAGEMAKER_BUCKET"]
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        if item["Key"].endswith(".tar.gz"):
+            body = gzip.decompress(body)
+        places[f"s3 {item['Key']}"] = body.decode("latin-1")
+    return places
+
+
 def domain_images() -> list[dict]:
     domain = boto3.client("sagemaker").describe_domain(DomainId=os.environ["SAGEMAKER_DOMAIN_ID"])
     return domain["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
@@ -88,7 +145,7 @@ def secret_versions() -> int:
 
 
 def test_the_series_creates_then_removes_everything_and_runs_again(series):
-    run, check, base = series
+    run, check, base, state = series
     inventory = lambda: check(lambda: cleanup.inventory(names()))  # noqa: E731
     assert not any(inventory().values())
 
@@ -103,6 +160,12 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     }
     assert all(inventory().values())  # every kind the clean-up handles was created
     assert (base / "artifacts-first" / "metrics.json").is_file()
+    secret_material = check(secret_fragments)
+    places = check(lambda: everything_written(base, state))
+    assert len(places) > 20  # notebooks, artifacts, log streams, model archives, job files
+    for place, text in places.items():
+        for fragment in secret_material:
+            assert fragment not in text, f"secret material in {place}"
 
     # Notebooks 02 and 03 run again change nothing: the same key, the same tables.
     versions = check(secret_versions)

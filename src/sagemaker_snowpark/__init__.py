@@ -4,3 +4,25 @@ The package the tutorial's notebooks import, and the training program's code.
 """
 
 __version__ = "0.1.0"
+
+
+def _show_tutorial_errors_briefly() -> None:
+    """In a notebook, show a TutorialError as its one line, without a traceback to scroll."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # the training image has no IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from .errors import TutorialError
+
+    def show(shell, kind, error, traceback, tb_offset=None):
+        brief = [f"\x1b[31m{kind.__name__}\x1b[0m: {error}"]
+        shell._showtraceback(kind, error, brief)  # the kernel's error output, one line long
+        return brief
+
+    shell.set_custom_exc((TutorialError,), show)
+
+
+_show_tutorial_errors_briefly()

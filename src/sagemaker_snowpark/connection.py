@@ -300,7 +300,8 @@ def sign_in_error(error: Exception, params: dict) -> TutorialError:
         return TutorialError(f"Snowflake rejected the credentials of {who}: check user and secret.")
     if "250001" in text or "Could not connect" in text or "timed out" in text.lower():
         return TutorialError(
-            f"Cannot reach Snowflake for account {params['account']}: check the account "
-            "identifier (orgname-accountname) and the network."
+            f"Cannot reach Snowflake for account {params['account']} (no answer, or only "
+            f"errors, within {params.get('login_timeout')} s): check the account identifier "
+            "(orgname-accountname), the network, and Snowflake's status page."
         )
     return TutorialError(f"Signing in to Snowflake as {who} failed: {text[:300]}")

@@ -56,7 +56,9 @@ def local_stack(state_dir: Path):
 
 
 def _first_error_line(error: CellExecutionError) -> str:
-    # The last line of a cell's traceback names the exception and its one-line message.
+    """The cell's exception as one line: its name and message."""
+    if getattr(error, "ename", None):
+        return " ".join(f"{error.ename}: {error.evalue}".split())
     lines = [line for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else "the cell raised an error"
 

@@ -1,0 +1,78 @@
+"""The IAM policies in policies/: valid documents, and least privilege where it matters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+# Actions AWS only grants on "*" (no resource-level permissions), or listings.
+STAR_ONLY = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "ecr:DescribeRepositories",
+    "logs:DescribeLogGroups",
+    "sagemaker:ListDomains",
+    "sagemaker:ListImages",
+    "sagemaker:ListAppImageConfigs",
+    "sagemaker:ListTrainingJobs",
+}
+
+
+def statements(name: str) -> list[dict]:
+    return json.loads((POLICIES / name).read_text())["Statement"]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("name", ["training-job-role.json", "codebuild-role.json", "learner.json"])
+def test_each_policy_is_a_valid_iam_policy_without_wildcard_actions(name, unique):
+    document = (POLICIES / name).read_text()
+    # moto checks the policy grammar as IAM does (version, effects, actions, resources).
+    created = boto3.client("iam").create_policy(
+        PolicyName=f"{name.removesuffix('.json')}-{unique}", PolicyDocument=document
+    )
+    assert created["Policy"]["Arn"].endswith(f"-{unique}")
+    for statement in statements(name):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            assert ":" in action and "*" not in action, action
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= STAR_ONLY, statement["Sid"]
+
+
+def test_the_trust_policy_lets_sagemaker_and_codebuild_assume_the_role(unique):
+    trust = (POLICIES / "execution-role-trust.json").read_text()
+    boto3.client("iam").create_role(RoleName=f"trust-{unique}", AssumeRolePolicyDocument=trust)
+    services = json.loads(trust)["Statement"][0]["Principal"]["Service"]
+    assert sorted(services) == ["codebuild.amazonaws.com", "sagemaker.amazonaws.com"]
+
+
+def test_the_training_role_reads_only_the_tutorial_secret():
+    secret_statements = [
+        s
+        for s in statements("training-job-role.json")
+        if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+    ]
+    assert len(secret_statements) == 1
+    (statement,) = secret_statements
+    assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    assert as_list(statement["Resource"]) == [
+        "arn:aws:secretsmanager:*:*:secret:sagemaker-snowpark/snowflake-??????"
+    ]
+
+
+def test_the_training_role_writes_only_its_prefix_and_pulls_only_its_image():
+    by_sid = {s["Sid"]: s for s in statements("training-job-role.json")}
+    assert by_sid["WriteTheModelAndOutput"]["Resource"].endswith("/sagemaker-snowpark/training/*")
+    assert by_sid["PullTheTrainingImage"]["Resource"].endswith(
+        ":repository/sagemaker-snowpark-training"
+    )
+    assert by_sid["WriteTheJobLogs"]["Resource"].endswith(
+        ":log-group:/aws/sagemaker/TrainingJobs:*"
+    )

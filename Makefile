@@ -8,7 +8,7 @@ DATA ?=
 ROWS ?=
 TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
 
-.PHONY: help install tutorial test lab notebooks lint format lock local-up local-down local-status local-reset clean
+.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
 	@echo "make local-up | local-status | local-down | local-reset   manage the local stack"
+	@echo "make bench      the benchmarks (fetch and train, walk-through, two hosts)"
 	@echo "make lint       ruff check and ruff format --check"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -52,6 +53,12 @@ local-status: $(STAMP)
 
 local-reset: $(STAMP)
 	$(BIN)/snowpark-local reset
+
+# Benchmarks (not tests): each prints a table and, last, a line of ratios. About 10 minutes.
+bench: $(STAMP)
+	$(BIN)/python bench/fetch_and_train.py
+	$(BIN)/python bench/walkthrough.py
+	$(BIN)/python bench/two_hosts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

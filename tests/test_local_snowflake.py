@@ -147,3 +147,43 @@ def test_tables_survive_a_restart(tmp_path):
             os.environ.clear()
             os.environ.update(saved)
             stack.down(state)
+
+
+def test_large_results_arrive_in_chunks_fetched_while_reading(tmp_path, monkeypatch):
+    import snowflake.connector.result_batch as result_batch
+
+    monkeypatch.setenv("SNOWPARK_LOCAL_CHUNK_BYTES", "100000")  # small chunks for a small table
+    state = tmp_path / "state"
+    stack.up(state)
+    saved = dict(os.environ)
+    downloads = []
+    original = result_batch.ResultBatch._download
+
+    def counting(self, *args, **kwargs):
+        downloads.append(self.rowcount)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(result_batch.ResultBatch, "_download", counting)
+    try:
+        stack.apply_environment(stack.client_environment(state))
+        session = local_session("CHUNKS")
+        session.sql(
+            "CREATE OR REPLACE TABLE BIG AS SELECT RANGE AS N, RANGE * 0.5 AS X "
+            "FROM RANGE(0, 200000)"
+        ).collect()
+        batches = session.table("BIG").sort("N").to_pandas_batches()
+        first = [next(batches) for _ in range(3)]
+        downloaded_early = len(downloads)
+        rest = list(batches)
+        everything = first + rest
+        session.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        stack.down(state)
+    chunks = len(everything) - 1  # the first part comes inline
+    assert chunks > 20
+    assert downloaded_early <= 2 + 4  # what was read, plus the connector's prefetch of 4
+    assert len(downloads) == chunks  # each chunk fetched once, on demand
+    rows = [n for batch in everything for n in batch["N"]]
+    assert rows == list(range(200_000))  # complete, and in order

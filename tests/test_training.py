@@ -242,3 +242,70 @@ def test_a_job_runs_the_training_image_end_to_end(training_tables, bucket, role_
         metrics = json.load(archive.extractfile("metrics.json"))
     assert names == ["baseline-logistic-regression.pkl", "metrics.json", "xgboost-model.json"]
     assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
+
+
+def test_shards_partition_the_table(training_tables):
+    from sagemaker_snowpark.training import dataset
+
+    session = connection.session(SECRET)
+    try:
+        table = session.table("MAINTENANCE_HUM")
+        every = {r.UDI for r in table.select("UDI").collect()}
+        for hosts in (2, 3):
+            shards = [
+                {r.UDI for r in dataset.shard(table, rank, hosts).select("UDI").collect()}
+                for rank in range(hosts)
+            ]
+            assert set.union(*shards) == every  # every row in a shard
+            assert sum(len(s) for s in shards) == len(every)  # and in one only
+            assert min(len(s) for s in shards) > len(every) / hosts * 0.9
+    finally:
+        session.close()
+
+
+def test_a_two_host_job_trains_one_model_together(training_tables, bucket, role_arn):
+    from sagemaker.core.training.configs import OutputDataConfig
+    from sagemaker.train import Compute, ModelTrainer
+
+    from sagemaker_snowpark.images import build_and_push
+
+    image = build_and_push(
+        ROOT,
+        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
+        "training_container/Dockerfile",
+        "sagemaker-snowpark-training-tests",
+        bucket,
+        role_arn,
+        echo=lambda _: None,
+    )
+    trainer = ModelTrainer(
+        training_image=image.uri,
+        role=role_arn,
+        base_job_name="two-hosts-test",
+        hyperparameters={"secret_name": SECRET, "num_round": 100},
+        compute=Compute(instance_type="ml.m5.large", instance_count=2),
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/training-tests"),
+    )
+    trainer.train(wait=True, logs=False)
+    name = trainer._latest_training_job.training_job_name
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    bucket_name, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        metrics = json.load(archive.extractfile("metrics.json"))
+    assert metrics["rows"]["hosts"] == 2
+    assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000  # both shards
+    assert metrics["models"]["xgboost_physics_features"]["rows"] == metrics["rows"]["validation"]
+    assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"]
+    shards = []
+    for stream in sorted(s["logStreamName"] for s in streams):
+        events = logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream
+        )
+        shards += [e["message"] for e in events["events"] if "rows to read (shard" in e["message"]]
+    assert len(shards) == 2 and "(shard 0)" in shards[0] and "(shard 1)" in shards[1]

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -163,12 +164,17 @@ class TrainingRuntime:
         if run.stop_requested.is_set():
             return "Stopped", None
 
+        network = {}
+        if len(hosts) > 1:
+            # On SageMaker each host has its own address and algo-1 resolves by name; here every
+            # host is a process on this machine, so the program is told where its tracker is.
+            network = {"TRACKER_HOST": "127.0.0.1", "TRACKER_PORT": str(_free_port())}
         pumps = []
         for host in hosts:
             process = subprocess.Popen(
                 [self.python, str(built.train_program)],
                 cwd=trees[host],
-                env=self._environment(job, built, trees[host]),
+                env={**self._environment(job, built, trees[host]), **network},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -316,6 +322,12 @@ class TrainingRuntime:
         job.secondary_status_transitions = transitions
         job.secondary_status = status
         job.last_modified_time = now
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _pump_logs(process, account: str, region: str, stream: str, logged: list[str]) -> None:

@@ -11,7 +11,10 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
-- stage files live in the state folder, not in a temporary folder per process.
+- stage files live in the state folder, not in a temporary folder per process;
+- large results come back as Snowflake sends them: a first part inline and the rest as chunks
+  the connector downloads one by one while the client reads (fakesnow sends everything inline,
+  which would make every client hold the whole result at once).
 
 It relies on fakesnow internals, which is why fakesnow is pinned; tests/test_local_snowflake.py
 covers each of these.
@@ -26,11 +29,15 @@ import shutil
 import threading
 import time
 import uuid
+from collections import OrderedDict
+from contextvars import ContextVar
 from pathlib import Path
 
 import duckdb
 import fakesnow.server as fakesnow_server
+import pyarrow as pa
 import uvicorn
+from fakesnow.arrow import to_ipc
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.instance import FakeSnow
 from fakesnow.transforms import stage as fakesnow_stage
@@ -195,6 +202,80 @@ def _drop_database(conn, name: str, if_exists: bool) -> str | JSONResponse:
     return _ok(f"{name} successfully dropped.")
 
 
+# --- Large results in chunks, as Snowflake sends them -----------------------------------------
+
+# Snowflake's result chunks hold up to about 16 MB; the first part comes inline, smaller.
+DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+KEPT_RESULTS = 8  # results whose chunks stay downloadable (the connector may retry a chunk)
+
+
+class ChunkedResults:
+    """Splits a result into an inline first part and chunks served by GET, as Snowflake does."""
+
+    def __init__(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+        self.chunk_bytes = chunk_bytes
+        self._results: OrderedDict[str, tuple[pa.Table, list[int]]] = OrderedDict()
+        self._lock = threading.Lock()
+        # fakesnow serialises the whole result in query_request; it hands it to us here instead.
+        self._pending: ContextVar[pa.Table | None] = ContextVar("pending_result", default=None)
+
+    def _rows(self, table: pa.Table, size: int) -> int:
+        return max(1, int(size / max(1, table.nbytes / max(1, table.num_rows))))
+
+    def first_part(self, table: pa.Table):
+        """Used as fakesnow's to_ipc: the inline part only, the full table kept for chunks."""
+        inline = self._rows(table, self.chunk_bytes // 16)
+        if table.num_rows <= inline:
+            return to_ipc(table)
+        self._pending.set(table)
+        return to_ipc(table.slice(0, inline))
+
+    def add_chunks(self, request: Request, response: Response) -> Response:
+        table = self._pending.get()
+        if table is None:
+            return response
+        self._pending.set(None)
+        payload = json.loads(response.body)
+        inline = self._rows(table, self.chunk_bytes // 16)
+        size = self._rows(table, self.chunk_bytes)
+        offsets = list(range(inline, table.num_rows, size))
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._results[key] = (table, offsets)
+            while len(self._results) > KEPT_RESULTS:
+                self._results.popitem(last=False)
+        base = f"{request.url.scheme}://{request.url.netloc}/tutorial-chunks/{key}"
+        chunks = []
+        for index, offset in enumerate(offsets):
+            rows = min(size, table.num_rows - offset)
+            nbytes = table.slice(offset, rows).nbytes
+            chunks.append(
+                {
+                    "url": f"{base}/{index}",
+                    "rowCount": rows,
+                    "uncompressedSize": nbytes,
+                    "compressedSize": nbytes,
+                }
+            )
+        payload["data"]["chunks"] = chunks  # `total` stays the full row count
+        return JSONResponse(payload)
+
+    async def chunk(self, request: Request) -> Response:
+        with self._lock:
+            found = self._results.get(request.path_params["key"])
+        index = request.path_params["index"]
+        if found is None or index >= len(found[1]):
+            return Response(status_code=404)
+        table, offsets = found
+        offset = offsets[index]
+        rows = min(self._rows(table, self.chunk_bytes), table.num_rows - offset)
+        body = to_ipc(table.slice(offset, rows))
+        return Response(body.to_pybytes(), media_type="application/octet-stream")
+
+
+_chunked = ChunkedResults()
+
+
 async def query_request(request: Request) -> Response:
     conn = _connection(request)
     if conn is not None:
@@ -208,7 +289,8 @@ async def query_request(request: Request) -> Response:
             payload["sqlText"] = rewritten
             raw = json.dumps(payload).encode()
             request._body = gzip.compress(raw) if gzipped else raw  # Starlette's cached body
-    return await fakesnow_server.query_request(request)
+    response = await fakesnow_server.query_request(request)
+    return _chunked.add_chunks(request, response)
 
 
 # --- Functions fixed inside fakesnow's SQL transform
@@ -264,6 +346,7 @@ def _app() -> Starlette:
         Route("/session/v1/login-request", login_request, methods=["POST"]),
         Route("/queries/v1/query-request", query_request, methods=["POST"]),
         Route("/session", session_request, methods=["POST"]),
+        Route("/tutorial-chunks/{key}/{index:int}", _chunked.chunk, methods=["GET"]),
         *[r for r in fakesnow_server.routes if r.path not in _REPLACED_ROUTES],
     ]
     return Starlette(routes=routes)
@@ -287,7 +370,8 @@ def _open_database_files(db_dir: Path) -> FakeSnow:
 class SnowflakeServer:
     """The fakesnow server in a background thread, on 127.0.0.1 and a socket given to it."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+        self.chunk_bytes = chunk_bytes
         self.db_dir = state_dir / "snowflake"
         self.stage_dir = state_dir / "snowflake-stages"
         self._server: uvicorn.Server | None = None
@@ -297,6 +381,8 @@ class SnowflakeServer:
         self.db_dir.mkdir(parents=True, exist_ok=True)
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         FakeSnowflakeCursor._transform = _transform
+        _chunked.chunk_bytes = self.chunk_bytes
+        fakesnow_server.to_ipc = _chunked.first_part
         fakesnow_stage.LOCAL_BUCKET_PATH = str(self.stage_dir)
         fakesnow_server.sessions.clear()
         fakesnow_server.shared_fs = _open_database_files(self.db_dir)

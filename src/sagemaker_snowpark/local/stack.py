@@ -217,7 +217,10 @@ def serve(state_dir: Path) -> None:
     runtime = TrainingRuntime(state_dir, builder.images, endpoints={})
     install_extensions(runtime, builder)
     moto, aws_port = start_moto()
-    snowflake = SnowflakeServer(state_dir)
+    # Snowflake sends large results in chunks of about 16 MB; a smaller size shows streaming on
+    # small tables (the tests use it).
+    chunk_bytes = int(os.environ.get("SNOWPARK_LOCAL_CHUNK_BYTES") or 16 * 1024 * 1024)
+    snowflake = SnowflakeServer(state_dir, chunk_bytes)
     try:
         snowflake_socket = _loopback_socket()
         snowflake.start(snowflake_socket)

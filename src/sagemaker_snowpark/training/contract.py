@@ -70,7 +70,7 @@ PARAMETERS = {
     "max_depth": Parameter(int, 6, 1, 16, "XGBoost tree depth"),
     "eta": Parameter(float, 0.1, 0.001, 1.0, "XGBoost learning rate"),
     "max_bin": Parameter(int, 256, 16, 1024, "XGBoost histogram bins"),
-    "baseline_max_rows": Parameter(int, 1_000_000, 1_000, 100_000_000, "baseline sample cap"),
+    "baseline_max_rows": Parameter(int, 250_000, 1_000, 100_000_000, "baseline sample cap"),
     "tracker_port": Parameter(int, 9099, 1024, 65535, "XGBoost tracker port on algo-1"),
 }
 

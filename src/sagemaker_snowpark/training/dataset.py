@@ -66,12 +66,17 @@ def check_table(session, table: str):
     return frame
 
 
+def shard(frame, rank: int, hosts: int):
+    """The rows of one host out of `hosts`: the hash of UDI puts each row in exactly one shard."""
+    if hosts == 1:
+        return frame
+    return frame.filter((abs_(hash_(col("UDI"))) % lit(hosts)) == lit(rank))
+
+
 def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0, hosts: int = 1):
     """Features, label and split flag, computed in Snowflake; one host's shard when hosts > 1."""
     two_pi_over_60 = 2 * math.pi / 60
-    if hosts > 1:
-        # Each row lands in exactly one shard: the hash of its UDI decides which.
-        frame = frame.filter((abs_(hash_(col("UDI"))) % lit(hosts)) == lit(rank))
+    frame = shard(frame, rank, hosts)
     bucket = abs_(hash_(col("UDI"), lit(split_seed))) % lit(_SPLIT_BUCKETS)
     return frame.select(
         *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],

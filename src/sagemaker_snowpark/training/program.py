@@ -5,9 +5,11 @@ It signs in to Snowflake with the tutorial's connection helper (the secret named
 batches, and trains two models on the same split:
 
 - the baseline of the 2023 sample: scikit-learn LogisticRegression on the six numeric columns,
-  unscaled, on a sample of at most `baseline_max_rows` training rows;
+  unscaled, on a uniform sample of at most `baseline_max_rows` training rows;
 - the tutorial's model: XGBoost on the numeric columns plus physics features, built from the
-  streamed batches through a DataIter into a QuantileDMatrix, so memory follows the batch size.
+  streamed batches through a DataIter into a QuantileDMatrix (external memory on one host: its
+  quantised pages wait on local disk), so the data's memory follows the batch size, not the
+  table (XGBoost's own training state still takes about 40 bytes a training row).
 
 With several instances, each host reads its own shard of the table and the hosts train one
 XGBoost model together through XGBoost's collective communication (the tracker runs on algo-1).
@@ -19,6 +21,7 @@ non-zero. Its log lines `validation:roc_auc=...` feed SageMaker metric definitio
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pickle
@@ -52,6 +55,39 @@ def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
 
 
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory (VmHWM), or None where /proc is not available."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Keep glibc to a few malloc arenas, as MALLOC_ARENA_MAX=2 would.
+
+    The threads that download result chunks would each get an arena of their own (up to 8 per
+    core), and each arena keeps the memory it freed: peak memory then grows with the number of
+    chunks, not with the batch. Must run before those threads start; a no-op off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def release_freed_memory() -> None:
+    """Hand the memory the fetch freed back to the system before training (glibc keeps it)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _on_sigterm(signum, frame):
     raise StopRequested()
 
@@ -81,12 +117,32 @@ def collective(hosts: Hosts, port: int):
         "dmlc_tracker_port": port,
         "dmlc_task_id": hosts.current,
         "dmlc_retry": 30,
-        "dmlc_timeout": 600,
+        "dmlc_timeout": 300,
     }
-    with xgboost.collective.CommunicatorContext(**args):
-        yield xgboost.collective
-    if tracker is not None:
-        tracker.wait_for(60)
+    try:
+        with warnings.catch_warnings():
+            # The hosts start in any order: until algo-1's tracker listens, the others retry
+            # (and would warn at each attempt).
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                xgboost.collective.init(**args)
+            except xgboost.core.XGBoostError:
+                raise TutorialError(
+                    f"The XGBoost tracker on {address}:{port} (the first host) did not answer: "
+                    "check that the hosts can reach each other on that port."
+                ) from None
+        try:
+            yield xgboost.collective
+        finally:
+            xgboost.collective.finalize()
+        if tracker is not None:
+            tracker.wait_for(60)
+    finally:
+        if tracker is not None:
+            try:
+                tracker.free()  # now: a failed run then leaves no error at the interpreter's exit
+            except xgboost.core.XGBoostError:
+                pass
 
 
 # --- Models -------------------------------------------------------------------------------
@@ -105,13 +161,21 @@ def train_baseline(x: np.ndarray, y: np.ndarray, seed: int):
     return model
 
 
-def train_xgboost(train_files: dataset.BatchFiles, params: dict):
+def train_xgboost(train_files: dataset.BatchFiles, params: dict, cache: Path, hosts: int = 1):
+    """XGBoost from the batch files, read batch by batch.
+
+    On one host the quantised data waits on disk (`cache`) as external memory. With several, it
+    stays in memory: XGBoost's external memory synchronises the hosts page by page, which makes
+    distributed training several times slower, and each host holds only its shard anyway.
+    """
     import xgboost
+
+    external = hosts == 1
 
     class Batches(xgboost.DataIter):
         def __init__(self):
             self._iterator = None
-            super().__init__()
+            super().__init__(cache_prefix=str(cache / "xgboost") if external else None)
 
         def next(self, input_data) -> bool:
             if self._iterator is None:
@@ -126,7 +190,8 @@ def train_xgboost(train_files: dataset.BatchFiles, params: dict):
         def reset(self) -> None:
             self._iterator = None
 
-    matrix = xgboost.QuantileDMatrix(Batches(), max_bin=params["max_bin"])
+    kind = xgboost.ExtMemQuantileDMatrix if external else xgboost.QuantileDMatrix
+    matrix = kind(Batches(), max_bin=params["max_bin"])
     booster = xgboost.train(
         {
             "objective": "binary:logistic",
@@ -146,87 +211,104 @@ def train_xgboost(train_files: dataset.BatchFiles, params: dict):
 
 
 def evaluate(validation: dataset.BatchFiles, baseline, booster, threshold: float):
-    import xgboost
-
     numeric = [dataset.MODEL_FEATURES.index(name) for name in dataset.NUMERIC_FEATURES]
     counts = {BASELINE: ScoreCounts(threshold), MODEL: ScoreCounts(threshold)}
     for x, y in validation:
         counts[BASELINE].add(baseline.predict_proba(x[:, numeric])[:, 1], y)
-        matrix = xgboost.DMatrix(x, feature_names=list(dataset.MODEL_FEATURES))
-        counts[MODEL].add(booster.predict(matrix), y)
+        # inplace_predict builds no DMatrix, which in a multi-host job would wait for the other
+        # hosts (each host has its own number of validation batches).
+        counts[MODEL].add(booster.inplace_predict(x), y)
     return counts
 
 
 # --- The job ------------------------------------------------------------------------------
 
 
+class Phases:
+    """Each phase's time and the process's peak memory after it, logged as they end."""
+
+    def __init__(self):
+        self.started = self._since = time.time()
+        self.seconds: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float | None] = {}
+
+    def done(self, name: str, message: str) -> None:
+        self.seconds[name] = round(time.time() - self._since, 3)
+        self._since = time.time()
+        peak = self.peak_rss_mb[name] = peak_memory_mb()
+        memory = f" (peak memory {peak:.0f} MB)" if peak else ""
+        log(f"{message} in {self.seconds[name]:.1f} s{memory}")
+
+
+def _sign_in(params: dict, region: str | None):
+    overrides = {k: params[k] or None for k in ("database", "schema", "warehouse")}
+    if not params["secret_name"]:
+        overrides["account"] = params["snowflake_account"] or None
+        log("no secret_name: signing in with workload identity (the job's IAM role)")
+    # Two chunks downloading ahead keep the reader busy; more would only hold more memory.
+    overrides["client_prefetch_threads"] = 2
+    return connection.session(params["secret_name"] or None, region, **overrides)
+
+
 def run(paths: Paths) -> dict:
-    started = time.time()
-    timings: dict[str, float] = {}
-
-    def phase(name: str, since: float) -> float:
-        timings[name] = round(time.time() - since, 3)
-        return time.time()
-
+    phases = Phases()
     params = parse_hyperparameters(read_json(paths.hyperparameters, "SageMaker writes them there"))
     hosts = read_hosts(paths)
     region = (
         params["region"] or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     )
     log(f"host {hosts.current} of {hosts.count}; table {params['table']}; region {region}")
-    overrides = {k: params[k] or None for k in ("database", "schema", "warehouse")}
-    if not params["secret_name"]:
-        overrides["account"] = params["snowflake_account"] or None
-        log("no secret_name: signing in with workload identity (the job's IAM role)")
-    session = connection.session(params["secret_name"] or None, region, **overrides)
-    now = phase("connect", started)
-
-    frame = dataset.check_table(session, params["table"])
-    prepared = dataset.featurised(
-        frame, params["validation_fraction"], params["split_seed"], hosts.rank, hosts.count
-    )
-    expected = prepared.count()
-    log(f"{expected:,} rows to read" + (f" (shard {hosts.rank})" if hosts.count > 1 else ""))
-    with tempfile.TemporaryDirectory(prefix="batches-") as scratch:
+    # The tracker starts first, so the other hosts find it as soon as they need it.
+    with (
+        collective(hosts, params["tracker_port"]) as communicator,
+        tempfile.TemporaryDirectory(prefix="batches-") as scratch,
+    ):
+        session = _sign_in(params, region)
+        phases.done("connect", "signed in to Snowflake")
+        prepared = dataset.featurised(
+            dataset.check_table(session, params["table"]),
+            params["validation_fraction"],
+            params["split_seed"],
+            hosts.rank,
+            hosts.count,
+        )
+        expected = prepared.count()
+        log(f"{expected:,} rows to read" + (f" (shard {hosts.rank})" if hosts.count > 1 else ""))
         fetched = dataset.fetch(
             prepared, Path(scratch), expected, params["baseline_max_rows"], params["split_seed"]
         )
-        now = phase("fetch", now)
-        log(
+        session.close()
+        release_freed_memory()
+        phases.done(
+            "fetch",
             f"fetched {fetched.train.rows + fetched.validation.rows:,} rows in "
             f"{fetched.batches} batches ({fetched.train.rows:,} train, "
-            f"{fetched.validation.rows:,} validation) in {timings['fetch']:.1f} s"
+            f"{fetched.validation.rows:,} validation)",
         )
-        with collective(hosts, params["tracker_port"]) as communicator:
-            _check_rows(fetched, communicator, params["table"])
-            baseline = _train_shared_baseline(fetched, communicator, hosts, params["split_seed"])
-            now = phase("train_baseline", now)
-            log(f"baseline trained in {timings['train_baseline']:.1f} s")
-            booster = train_xgboost(fetched.train, params)
-            now = phase("train_xgboost", now)
-            log(
-                f"XGBoost trained ({params['num_round']} rounds) in "
-                f"{timings['train_xgboost']:.1f} s"
-            )
-            counts = evaluate(fetched.validation, baseline, booster, params["threshold"])
-            if communicator is not None:
-                for model_counts in counts.values():
-                    total = communicator.allreduce(model_counts.as_vector(), communicator.Op.SUM)
-                    model_counts.replace_with(total)
-            now = phase("evaluate", now)
-        rows = {
-            "train": fetched.train.rows,
-            "validation": fetched.validation.rows,
-            "batches": fetched.batches,
-            "hosts": hosts.count,
-        }
-    session.close()
+        train_rows, validation_rows = _check_rows(fetched, communicator, params["table"])
+        baseline = _train_shared_baseline(fetched, communicator, hosts, params["split_seed"])
+        phases.done("train_baseline", "baseline trained")
+        booster = train_xgboost(fetched.train, params, Path(scratch), hosts.count)
+        phases.done("train_xgboost", f"XGBoost trained ({params['num_round']} rounds)")
+        counts = evaluate(fetched.validation, baseline, booster, params["threshold"])
+        if communicator is not None:
+            for model_counts in counts.values():
+                total = communicator.allreduce(model_counts.as_vector(), communicator.Op.SUM)
+                model_counts.replace_with(total)
+        phases.done("evaluate", "both models evaluated")
+        batches = fetched.batches
 
     metrics = {
         "table": params["table"],
-        "rows": rows,
+        "rows": {
+            "train": train_rows,
+            "validation": validation_rows,
+            "hosts": hosts.count,
+            "batches_on_this_host": batches,
+        },
         "hyperparameters": params,
-        "timings_seconds": timings,
+        "timings_seconds": {**phases.seconds, "total": round(time.time() - phases.started, 3)},
+        "peak_rss_mb": phases.peak_rss_mb,
         "models": {name: c.summary() for name, c in counts.items()},
     }
     metrics["models"][BASELINE]["features"] = list(dataset.NUMERIC_FEATURES)
@@ -237,16 +319,19 @@ def run(paths: Paths) -> dict:
     }
     for prefix, name in (("validation", MODEL), ("baseline", BASELINE)):
         for key in ("roc_auc", "pr_auc", "f1"):
-            log_metric = f"{prefix}:{key}={metrics['models'][name][key]:.6f}"
-            print(log_metric, flush=True)
+            print(f"{prefix}:{key}={metrics['models'][name][key]:.6f}", flush=True)
     if hosts.rank == 0:  # one host writes the results, as one model was trained
         _write_results(paths, metrics, counts, baseline, booster)
-    metrics["timings_seconds"]["total"] = round(time.time() - started, 3)
-    log(f"done in {metrics['timings_seconds']['total']:.1f} s")
+    peak = peak_memory_mb()
+    log(
+        f"done in {time.time() - phases.started:.1f} s"
+        + (f"; peak_rss_mb={peak:.0f}" if peak else "")
+    )
     return metrics
 
 
-def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> None:
+def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> tuple[int, int]:
+    """The training and validation rows of all hosts; an error when they cannot train a model."""
     counts = np.array(
         [fetched.train.rows, fetched.train.positives, fetched.validation.rows], dtype=np.float64
     )
@@ -265,6 +350,7 @@ def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> None:
         raise TutorialError(
             f"No validation rows in {table}: raise validation_fraction or load more rows."
         )
+    return train_rows, validation_rows
 
 
 def _train_shared_baseline(fetched: dataset.Fetched, communicator, hosts: Hosts, seed: int):
@@ -312,6 +398,7 @@ def _write_results(paths: Paths, metrics: dict, counts, baseline, booster) -> No
 
 
 def main() -> int:
+    limit_malloc_arenas()
     paths = Paths.from_environment()
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

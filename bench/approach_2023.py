@@ -1,0 +1,55 @@
+"""The 2023 sample's way, for comparison: the whole table into one pandas DataFrame, then train.
+
+It trains the same two models as the training program, on the same features and split, but fetches
+with `to_pandas()` (every row in memory at once) and fits each model on the full frame.
+    python bench/approach_2023.py SECRET_NAME
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import xgboost
+from sklearn.linear_model import LogisticRegression
+
+from sagemaker_snowpark import connection
+from sagemaker_snowpark.training import dataset
+from sagemaker_snowpark.training.metrics import ScoreCounts
+from sagemaker_snowpark.training.program import limit_malloc_arenas, peak_memory_mb
+
+
+def main(secret_name: str) -> None:
+    limit_malloc_arenas()  # the same allocator setting as the training program, to be fair
+    started = time.time()
+    session = connection.session(secret_name)
+    frame = dataset.featurised(session.table("MAINTENANCE_HUM"), 0.25, 123)
+    table = frame.to_pandas()  # the whole table, at once
+    fetched = time.time()
+    held_out = table[dataset.SPLIT].to_numpy(dtype=bool)
+    features = table[list(dataset.MODEL_FEATURES)].to_numpy()
+    labels = table[dataset.LABEL].to_numpy()
+    baseline = LogisticRegression(random_state=123).fit(
+        table.loc[~held_out, list(dataset.NUMERIC_FEATURES)], labels[~held_out]
+    )
+    matrix = xgboost.DMatrix(features[~held_out], label=labels[~held_out])
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6, "eta": 0.1},
+        matrix,
+        num_boost_round=200,
+    )
+    counts = ScoreCounts()
+    counts.add(booster.predict(xgboost.DMatrix(features[held_out])), labels[held_out])
+    baseline_counts = ScoreCounts()
+    numeric = np.asarray(table.loc[held_out, list(dataset.NUMERIC_FEATURES)])
+    baseline_counts.add(baseline.predict_proba(numeric)[:, 1], labels[held_out])
+    print(f"rows={len(table)} fetch_seconds={fetched - started:.1f}")
+    print(f"validation:roc_auc={counts.roc_auc():.6f}")
+    print(f"baseline:roc_auc={baseline_counts.roc_auc():.6f}")
+    session.close()
+    print(f"peak_rss_mb={peak_memory_mb():.0f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

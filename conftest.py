@@ -25,6 +25,9 @@ def pytest_configure(config):
     for name in [k for k in os.environ if k.startswith("TUTORIAL_")]:
         del os.environ[name]
     os.environ["TUTORIAL_ARTIFACTS"] = str(_session_dir / "artifacts")
+    # The committed notebooks hold process mode's output, whether or not Docker runs here; the
+    # real image is tested by tests/test_docker.py on a stack of its own.
+    os.environ["SNOWPARK_LOCAL_RUNTIME"] = "process"
     stack.up(_session_dir / "state")
     stack.apply_environment(stack.client_environment(_session_dir / "state"))
 

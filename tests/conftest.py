@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
 import pytest
 
 from sagemaker_snowpark.images import build_and_push
+from sagemaker_snowpark.local import stack
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +59,22 @@ def program_image(tmp_path_factory, bucket, role_arn):
 @pytest.fixture
 def sagemaker_client():
     return boto3.client("sagemaker")
+
+
+@pytest.fixture(scope="session")
+def environment_of():
+    """`with environment_of(state, artifacts):` switches os.environ to the stack at `state` (and
+    the notebooks' artifacts folder) while notebook kernels start: they inherit it."""
+
+    @contextmanager
+    def switched(state: Path, artifacts: Path):
+        saved = dict(os.environ)
+        try:
+            stack.apply_environment(stack.client_environment(state))
+            os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return switched

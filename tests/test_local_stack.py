@@ -13,7 +13,7 @@ import time
 import pytest
 
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.local import docker, stack
 
 CLI = [sys.executable, "-m", "sagemaker_snowpark.local.cli"]
 
@@ -108,3 +108,29 @@ def test_exec_without_a_stack_says_how_to_start_one(tmp_path):
         f"snowpark-local: The local stack is not running (no {tmp_path}/stack.json). "
         "Start it with `make local-up`."
     )
+
+
+def test_training_jobs_run_as_processes_when_no_docker_engine_answers(monkeypatch):
+    monkeypatch.delenv("SNOWPARK_LOCAL_RUNTIME", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert docker.choose_mode() == "process"
+    monkeypatch.setenv("SNOWPARK_LOCAL_RUNTIME", "Process")
+    assert docker.choose_mode() == "process"
+
+
+def test_forcing_docker_without_an_engine_fails_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("SNOWPARK_LOCAL_RUNTIME", "docker")
+    with pytest.raises(TutorialError, match="no Docker engine answers .*start Docker, or unset"):
+        stack.up(tmp_path / "state")
+    assert not (tmp_path / "state" / "stack.json").exists()
+
+
+def test_an_unknown_runtime_is_named_with_the_choices(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNOWPARK_LOCAL_RUNTIME", "vm")
+    with pytest.raises(TutorialError, match="SNOWPARK_LOCAL_RUNTIME=vm is not a runtime: set it"):
+        stack.up(tmp_path / "state")
+
+
+def test_the_session_stack_says_how_training_jobs_run(state_dir):
+    assert "training jobs run as processes" in stack.status(state_dir)

@@ -7,7 +7,6 @@ import base64
 import gzip
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -21,24 +20,11 @@ from sagemaker_snowpark.tutorial import execute, notebooks
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@contextmanager
-def environment_of(state: Path, artifacts: Path):
-    """os.environ switched to another stack while the kernels start (they inherit it)."""
-    saved = dict(os.environ)
-    try:
-        stack.apply_environment(stack.client_environment(state))
-        os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 PASSPHRASE = "series passphrase 4242"
 
 
 @pytest.fixture(scope="module")
-def series(tmp_path_factory):
+def series(tmp_path_factory, environment_of):
     """Run the series and yield a function that runs a range of it again."""
     base = tmp_path_factory.mktemp("series")
     state = base / "state"

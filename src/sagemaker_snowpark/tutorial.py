@@ -126,6 +126,8 @@ def save() -> None:
     """Re-execute the committed notebooks in place, on a fresh stack with default parameters."""
     for name in [k for k in os.environ if k.startswith("TUTORIAL_")]:
         del os.environ[name]
+    # The saved outputs are process mode's, which every machine can reproduce (make test does).
+    os.environ["SNOWPARK_LOCAL_RUNTIME"] = "process"
     with tempfile.TemporaryDirectory(prefix="tutorial-save-") as scratch:
         os.environ["TUTORIAL_ARTIFACTS"] = str(Path(scratch) / "artifacts")
         with local_stack(Path(scratch) / "state"):

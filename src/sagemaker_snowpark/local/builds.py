@@ -2,8 +2,10 @@
 
 A build reads its source zip from S3 (the project's S3 source), checks the Dockerfile and the
 target ECR repository, and pushes a manifest whose digest is the source's SHA-256, so the same
-source always gives the same image. Without a Docker engine nothing is built: the training runtime
-runs the `train` program beside the Dockerfile, from this very source.
+source always gives the same image. In `process` mode nothing is built: the training runtime runs
+the `train` program beside the Dockerfile, from this very source. In `docker` mode a training
+image (a Dockerfile with a `train` program beside it) is built for real with `docker build`;
+other images (the Studio kernel image) are recorded only.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from pathlib import Path
 
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 
+from . import docker
 from .aws import put_ecr_image, put_log_lines, read_s3_object
 
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """An image the stack built: its source tree and the Dockerfile's path inside it."""
+    """An image the stack built: its source tree, the Dockerfile's path inside it, and the local
+    Docker image built from them (docker mode only)."""
 
     source_dir: Path
     dockerfile: str
+    docker_image: str | None = None
 
     @property
     def train_program(self) -> Path:
@@ -36,7 +41,8 @@ class BuiltImage:
 class ImageBuilder:
     """Runs CodeBuild builds in threads; `images` maps an image digest to what was built."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, mode: str = "process"):
+        self.mode = mode
         self.builds_dir = state_dir / "builds"
         self.images: dict[str, BuiltImage] = {}
         self._threads: list[threading.Thread] = []
@@ -57,10 +63,9 @@ class ImageBuilder:
 
     def _run(self, account: str, region: str, build: dict) -> None:
         logs = build["logs"]
-        lines: list[str] = []
 
-        def log(line: str) -> None:
-            lines.append(line)
+        def log(line: str) -> None:  # at once, so that a long docker build streams
+            put_log_lines(account, region, logs["groupName"], logs["streamName"], [line])
 
         variables = {v["name"]: v["value"] for v in build["environment"]["environmentVariables"]}
         repository = variables.get("IMAGE_REPO_NAME", "")
@@ -90,25 +95,47 @@ class ImageBuilder:
                 reason = f"COMMAND_EXECUTION_ERROR: {dockerfile} not found in the source"
             if reason is None:
                 log(f"[Container] BUILD docker build -f {dockerfile} -t {repository}:{tag} .")
-                log(
-                    "[Container] local stack: no Docker engine; the image is recorded from its "
-                    "source, and a training job with it runs the train program beside its "
-                    "Dockerfile as a process"
+                phase = "BUILD"
+                docker_image, reason = self._docker_build(
+                    source_dir, dockerfile, f"{repository}:{tag}", log
                 )
+            if reason is None:
                 pushed = put_ecr_image(account, region, repository, tag, digest)
                 if pushed is None:
+                    phase = "POST_BUILD"
                     reason = (
                         f"COMMAND_EXECUTION_ERROR: name unknown: the repository with name "
                         f"'{repository}' does not exist in the registry"
                     )
                 else:
-                    self.images[pushed] = BuiltImage(source_dir, dockerfile)
+                    self.images[pushed] = BuiltImage(source_dir, dockerfile, docker_image)
                     log(f"[Container] POST_BUILD pushed {repository}:{tag} {pushed}")
         if reason is not None:
             outcome = "FAILED"
             log(f"[Container] Phase {phase} failed: {reason}")
-        put_log_lines(account, region, logs["groupName"], logs["streamName"], lines)
         _finish(build, outcome, phase, reason)
+
+    def _docker_build(self, source_dir: Path, dockerfile: str, tag: str, log):
+        """(the local Docker image or None, the failure reason or None), as the mode decides."""
+        if not (source_dir / Path(dockerfile).parent / "train").is_file():
+            log(
+                "[Container] local stack: not a training image (no train program beside the "
+                "Dockerfile): recorded from its source, not built"
+            )
+            return None, None
+        if self.mode != "docker":
+            log(
+                "[Container] local stack (process mode): the image is recorded from its source; "
+                "a training job with it runs its train program as a process"
+            )
+            return None, None
+        if docker.image_exists(tag):
+            log(f"[Container] local stack: {tag} was built before from this source: reused")
+            return tag, None
+        code = docker.build(source_dir, dockerfile, tag, lambda line: log(f"[Container] {line}"))
+        if code != 0:
+            return None, f"COMMAND_EXECUTION_ERROR: docker build exited with code {code}"
+        return tag, None
 
 
 def _extract(source: bytes, target: Path) -> None:

@@ -8,9 +8,10 @@ and lets the exit codes decide the status. Afterwards /opt/ml/model becomes mode
 /opt/ml/output/failure becomes FailureReason. StopTrainingJob sends SIGTERM, then SIGKILL after a
 grace period, as SageMaker does.
 
-Without a Docker engine the program runs as a local process of this Python environment, from the
-source the image was built from (`process` mode). A `docker` mode that runs the real image is
-added by the real-containers work.
+In `docker` mode (a Docker engine answers) each host is a container of the real image, started as
+`docker run IMAGE train` with the host's tree mounted on /opt/ml and the host network. Without
+one, the program runs as a local process of this Python environment, from the source the image
+was built from (`process` mode), with SAGEMAKER_BASE_DIR naming its tree.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from moto.core.utils import utcnow
 
+from . import docker
 from .aws import (
     TRAINING_LOG_GROUP,
     find_ecr_image,
@@ -46,8 +48,8 @@ from .builds import BuiltImage
 
 FAILURE_REASON_LIMIT = 1024  # SageMaker truncates FailureReason to 1024 characters
 LOG_FLUSH_SECONDS = 0.5
-# Variables of the stack's own process that a training process may inherit; the rest (a learner's
-# real AWS credentials among them) stays out.
+# Variables of the stack's own process that a process-mode program inherits; the rest (a learner's
+# real AWS credentials among them) stays out. A container keeps its image's own.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "TZ")
 
 
@@ -56,6 +58,7 @@ class _Run:
     """One running job: its processes and whether a stop was asked for."""
 
     processes: list[subprocess.Popen] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -171,10 +174,26 @@ class TrainingRuntime:
             network = {"TRACKER_HOST": "127.0.0.1", "TRACKER_PORT": str(_free_port())}
         pumps = []
         for host in hosts:
+            env = {**self._environment(job), **network}
+            if built.docker_image:  # docker mode: the real image, /opt/ml mounted
+                container = f"sm-{job.training_job_name}-{host}"
+                command = docker.run_command(built.docker_image, container, trees[host], env)
+                run.containers.append(container)
+            else:  # process mode: the image's train program, from the image's build source
+                command = [self.python, str(built.train_program)]
+                env.update({k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ})
+                env.update(
+                    {
+                        # Where this process's /opt/ml is; a container sees the real /opt/ml.
+                        "SAGEMAKER_BASE_DIR": str(trees[host]),
+                        # The image's code is its build source, not what this checkout holds now.
+                        "PYTHONPATH": str(built.source_dir / "src"),
+                    }
+                )
             process = subprocess.Popen(
-                [self.python, str(built.train_program)],
+                command,
                 cwd=trees[host],
-                env={**self._environment(job, built, trees[host]), **network},
+                env=env if not built.docker_image else None,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -192,6 +211,8 @@ class TrainingRuntime:
         exit_codes = self._wait(run)
         for pump in pumps:
             pump.join()
+        for tree in trees.values():
+            docker.remove_env_file(tree)
         if run.stop_requested.is_set():
             return "Stopped", None
         failed = [host for host, code in zip(hosts, exit_codes, strict=True) if code != 0]
@@ -222,6 +243,8 @@ class TrainingRuntime:
 
     @staticmethod
     def _signal(run: _Run, sig: int) -> None:
+        for container in run.containers:  # `docker kill --signal` reaches the container's train
+            docker.signal_container(container, signal.Signals(sig).name)
         for process in run.processes:
             if process.poll() is None:
                 try:
@@ -280,18 +303,14 @@ class TrainingRuntime:
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(read_s3_object(account, bucket, key) or b"")
 
-    def _environment(self, job, built: BuiltImage, tree: Path) -> dict[str, str]:
-        env = {k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ}
-        env.update(self.endpoints)
+    def _environment(self, job) -> dict[str, str]:
+        """What SageMaker gives the container, plus the stack's endpoints in place of AWS's."""
+        env = dict(self.endpoints)
         env.update(job.environment or {})
         env.update(
             {
                 "TRAINING_JOB_NAME": job.training_job_name,
                 "TRAINING_JOB_ARN": job.arn,
-                # Where this process's /opt/ml is; a container sees the real /opt/ml instead.
-                "SAGEMAKER_BASE_DIR": str(tree),
-                # The image's code is the build source, not whatever this checkout holds now.
-                "PYTHONPATH": str(built.source_dir / "src"),
                 "PYTHONUNBUFFERED": "1",
             }
         )

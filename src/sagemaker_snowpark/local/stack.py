@@ -199,6 +199,7 @@ def _loopback_socket() -> socket.socket:
 
 def serve(state_dir: Path) -> None:
     """Run the stack in this process until SIGTERM or SIGINT."""
+    from . import docker
     from .aws import install_extensions, start_moto
     from .builds import ImageBuilder
     from .runtime import TrainingRuntime
@@ -213,7 +214,8 @@ def serve(state_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    builder = ImageBuilder(state_dir)
+    mode = docker.choose_mode()
+    builder = ImageBuilder(state_dir, mode)
     runtime = TrainingRuntime(state_dir, builder.images, endpoints={})
     install_extensions(runtime, builder)
     moto, aws_port = start_moto()
@@ -234,10 +236,15 @@ def serve(state_dir: Path) -> None:
             "pid": os.getpid(),
             "aws_port": aws_port,
             "snowflake_port": snowflake_port,
+            "runtime": mode,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_atomically(files.info, json.dumps(info))
-        print(f"local stack ready: AWS on {aws_port}, Snowflake on {snowflake_port}", flush=True)
+        print(
+            f"local stack ready: AWS on {aws_port}, Snowflake on {snowflake_port}, "
+            f"training jobs as {mode}",
+            flush=True,
+        )
         stop.wait()
     finally:
         files.info.unlink(missing_ok=True)
@@ -389,7 +396,8 @@ def status(state_dir: Path) -> str:
         f"The local stack runs as process {info['pid']} since {info['started']}: "
         f"AWS (moto) on http://127.0.0.1:{info['aws_port']}, "
         f"Snowflake (fakesnow) on http://127.0.0.1:{info['snowflake_port']}; "
-        f"state in {state_dir}, environment in {files.env}."
+        f"training jobs run as {'containers' if info.get('runtime') == 'docker' else 'processes'}"
+        f"; state in {state_dir}, environment in {files.env}."
     )
 
 

@@ -1,0 +1,354 @@
+"""The real training image: built with Docker and run by the local stack in docker mode.
+
+The module uses the machine's Docker engine when one answers. Otherwise it starts a private one
+(as root, with Debian's docker.io and debootstrap, which .ci/run installs) and, as no registry is
+reachable there, makes the base image itself: Debian bookworm's Python 3.11, as in the official
+python:3.11-slim-bookworm image, plus this machine's CA certificates (test-only: HTTPS from a
+build goes through the machine's TLS-intercepting proxy). Then notebooks 00-04 run on a stack of
+their own in docker mode, as `make tutorial` does on a machine with Docker.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import nbformat
+import pytest
+
+from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.images import build_and_push
+from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.tutorial import execute, notebooks
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = "bookworm"  # the Dockerfile's default base is python:3.11-slim-bookworm
+BASE_IMAGE = f"tutorial-test-base:{SUITE}"
+# What the training image must not carry: the notebooks' tools (the SageMaker Python SDK, all
+# sagemaker-* and jupyter* packages too) and the tests'.
+NOT_IN_IMAGE = {"notebook", "ipykernel", "matplotlib", "pytest", "nbval", "moto", "fakesnow"}
+
+
+@dataclass
+class Engine:
+    """A Docker engine to test with: its variables (DOCKER_HOST, the base image to build on)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=True,
+            **kwargs,
+        )
+
+
+def answers(env: dict[str, str]) -> bool:
+    result = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode == 0
+
+
+def why_no_private_engine() -> str | None:
+    if shutil.which("docker") is None:
+        return "no docker client on PATH"
+    if os.geteuid() != 0:
+        return "starting a private Docker engine needs root"
+    missing = [tool for tool in ("dockerd", "debootstrap", "chroot") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed (apt-get install docker.io debootstrap)"
+    if debian_mirror() is None:
+        return "no Debian mirror in /etc/apt/sources.list* to make the base image from"
+    return None
+
+
+def debian_mirror() -> str | None:
+    """The main archive's URI from the machine's apt sources (deb822 or one-line format)."""
+    entries: list[tuple[str, list[str]]] = []
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.lstrip().startswith("#"):
+                    key, _, value = line.partition(":")
+                    fields[key.strip()] = value.split()
+            if "deb" in fields.get("Types", []) and fields.get("URIs"):
+                entries.append((fields["URIs"][0], fields.get("Suites", [])))
+    for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*.list")]:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = [w for w in line.split("#")[0].split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] == "deb":
+                entries.append((words[1], [words[2]]))
+    for uri, suites in entries:
+        if SUITE in suites:
+            return uri
+    for uri, _ in entries:  # a Debian mirror of another release serves bookworm too
+        if uri.rstrip("/").endswith("/debian"):
+            return uri
+    return None
+
+
+def start_private_engine(root: Path) -> subprocess.Popen:
+    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 (the daemon writes it while it runs)
+    daemon = subprocess.Popen(
+        [
+            "dockerd",
+            f"--host=unix://{root}/docker.sock",
+            f"--data-root={root}/data",
+            f"--exec-root={root}/exec",
+            f"--pidfile={root}/dockerd.pid",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",  # no bridge: builds and containers use the host network
+            "--storage-driver=overlay2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    return daemon
+
+
+def make_base_image(root: Path, engine: Engine) -> None:
+    rootfs = root / "rootfs"
+    subprocess.run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=python3,python3-pip,python-is-python3,ca-certificates",
+            SUITE,
+            str(rootfs),
+            debian_mirror(),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    for certificate in Path("/usr/local/share/ca-certificates").glob("*.crt"):
+        shutil.copy(certificate, rootfs / "usr/local/share/ca-certificates")
+    subprocess.run(
+        ["chroot", str(rootfs), "update-ca-certificates"], capture_output=True, check=True
+    )
+    # The official image's Python is its own, not Debian's: pip installs into it freely.
+    for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+        marker.unlink()
+    archive = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    engine.docker("import", "-", BASE_IMAGE, stdin=archive.stdout)
+    archive.wait()
+    shutil.rmtree(rootfs)
+
+
+def stop_private_engine(daemon: subprocess.Popen, root: Path) -> None:
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+    # dockerd leaves its bind mounts (data root, network namespace) behind; deepest first.
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(str(root))), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", mount], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The machine's Docker engine, or a private one with a locally made base image."""
+    if answers({}):
+        yield Engine()
+        return
+    reason = why_no_private_engine()
+    if reason is not None:
+        pytest.skip(f"no Docker engine answers and none can start here: {reason}")
+    # A short folder: the socket's path must fit in 108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="dockerd-", dir="/tmp"))
+    daemon = start_private_engine(root)
+    try:
+        engine = Engine(env={"DOCKER_HOST": f"unix://{root}/docker.sock"})
+        deadline = time.time() + 60
+        while not answers(engine.env):
+            if daemon.poll() is not None or time.time() > deadline:
+                tail = (root / "dockerd.log").read_text().strip().splitlines()[-3:]
+                pytest.skip(f"a private Docker engine cannot start here: {' '.join(tail)}")
+            time.sleep(0.2)
+        make_base_image(root, engine)
+        engine.env["SNOWPARK_LOCAL_BASE_IMAGE"] = BASE_IMAGE
+        yield engine
+    finally:
+        stop_private_engine(daemon, root)
+
+
+@pytest.fixture(scope="module")
+def tutorial(engine, tmp_path_factory, environment_of):
+    """Notebooks 00-04 run on a stack in docker mode; yields the executed notebooks' folder."""
+    base = tmp_path_factory.mktemp("docker-tutorial")
+    state = base / "state"
+    saved = dict(os.environ)
+    os.environ.update({**engine.env, "SNOWPARK_LOCAL_RUNTIME": "docker"})
+    try:
+        stack.up(state)  # the stack inherits the engine's variables
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        with environment_of(state, base / "artifacts"):
+            for path in notebooks(ROOT / "notebooks"):
+                if path.name[:2] <= "04":
+                    execute(path, base / path.name)
+        yield base, state
+    finally:
+        stack.down(state)
+
+
+def output_of(notebook: Path) -> str:
+    cells = nbformat.read(notebook, as_version=4).cells
+    return "\n".join(
+        output.get("text", "")
+        for cell in cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+def training_jobs(state: Path, environment_of, base: Path) -> list[dict]:
+    with environment_of(state, base):
+        sagemaker = boto3.client("sagemaker")
+        summaries = sagemaker.list_training_jobs(NameContains="snowpark-maintenance")
+        return [
+            sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+            for job in summaries["TrainingJobSummaries"]
+        ]
+
+
+def test_the_stack_runs_in_docker_mode(tutorial):
+    base, state = tutorial
+    assert "training jobs run as containers" in stack.status(state)
+
+
+def test_the_training_image_is_built_with_docker(engine, tutorial, environment_of):
+    base, state = tutorial
+    build_log = output_of(base / "04_train_byoc_sagemaker_job.ipynb")
+    assert "(process mode)" not in build_log
+    # The Dockerfile's own step, as Docker prints it (classic and BuildKit output alike).
+    built = "RUN python -m pip install --constraint constraints.txt" in build_log
+    assert built or "was built before from this source: reused" in build_log
+    jobs = training_jobs(state, environment_of, base)
+    image_uri = jobs[0]["AlgorithmSpecification"]["TrainingImage"]
+    local_tag = image_uri.split("/", 1)[1]  # sagemaker-snowpark-training:src-<hash>
+    size = int(engine.docker("image", "inspect", "--format", "{{.Size}}", local_tag).stdout)
+    assert 100e6 < size < 2e9, f"{local_tag} is {size / 1e6:.0f} MB"
+
+
+def test_every_host_of_every_job_ran_as_a_container_of_the_image(engine, tutorial, environment_of):
+    base, state = tutorial
+    jobs = training_jobs(state, environment_of, base)
+    assert sorted(job["ResourceConfig"]["InstanceCount"] for job in jobs) == [1, 2]
+    events = engine.docker(
+        "events",
+        "--since",
+        str(int(engine.started)),
+        "--until",
+        str(int(time.time()) + 1),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}} {{.Actor.Attributes.image}}",
+    ).stdout.splitlines()
+    for job in jobs:
+        image = job["AlgorithmSpecification"]["TrainingImage"].split("/", 1)[1]
+        for host in range(1, job["ResourceConfig"]["InstanceCount"] + 1):
+            assert f"sm-{job['TrainingJobName']}-algo-{host} {image}" in events
+
+
+def test_the_jobs_complete_stream_their_logs_and_store_their_models(tutorial, environment_of):
+    base, state = tutorial
+    assert "[train] done in" in output_of(base / "04_train_byoc_sagemaker_job.ipynb")
+    jobs = training_jobs(state, environment_of, base)
+    assert [job["TrainingJobStatus"] for job in jobs] == ["Completed", "Completed"]
+    with environment_of(state, base):
+        logs = boto3.client("logs")
+        s3 = boto3.client("s3")
+        for job in jobs:
+            streams = logs.describe_log_streams(
+                logGroupName="/aws/sagemaker/TrainingJobs",
+                logStreamNamePrefix=job["TrainingJobName"] + "/",
+            )["logStreams"]
+            assert len(streams) == job["ResourceConfig"]["InstanceCount"]
+            for log_stream in streams:
+                events = logs.get_log_events(
+                    logGroupName="/aws/sagemaker/TrainingJobs",
+                    logStreamName=log_stream["logStreamName"],
+                )["events"]
+                assert any(e["message"].startswith("[train] done in") for e in events)
+            bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].split("/", 1)
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+                assert {"xgboost-model.json", "metrics.json"} <= set(archive.getnames())
+
+
+def test_the_image_holds_the_training_program_and_no_notebook_or_test_tools(
+    engine, tutorial, environment_of
+):
+    base, state = tutorial
+    jobs = training_jobs(state, environment_of, base)
+    image = jobs[0]["AlgorithmSpecification"]["TrainingImage"].split("/", 1)[1]
+    listed = engine.docker("run", "--rm", image, "python", "-m", "pip", "list", "--format=freeze")
+    installed = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
+    assert {"sagemaker-snowpark", "snowflake-snowpark-python", "xgboost-cpu"} <= installed
+    assert {"scikit-learn", "boto3"} <= installed
+    unwanted = {
+        name
+        for name in installed - {"sagemaker-snowpark"}  # this project's own package
+        if name in NOT_IN_IMAGE or name.startswith(("sagemaker", "jupyter"))
+    }
+    assert not unwanted
+    which = engine.docker("run", "--rm", image, "sh", "-c", "command -v train")
+    assert which.stdout.strip() == "/usr/local/bin/train"
+
+
+def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
+    engine, tutorial, environment_of, tmp_path
+):
+    base, state = tutorial
+    context = tmp_path / "broken"
+    (context / "box").mkdir(parents=True)
+    (context / "box" / "train").write_text("#!/bin/sh\necho never runs\n")
+    base_image = engine.env.get("SNOWPARK_LOCAL_BASE_IMAGE", "python:3.11-slim-bookworm")
+    (context / "box" / "Dockerfile").write_text(
+        f"FROM {base_image}\nCOPY box/train /usr/local/bin/train\nRUN no-such-command\n"
+    )
+    lines: list[str] = []
+    with environment_of(state, base), pytest.raises(TutorialError) as failure:
+        build_and_push(
+            context,
+            ["box"],
+            "box/Dockerfile",
+            "broken-image",
+            os.environ["SAGEMAKER_BUCKET"],
+            os.environ["SAGEMAKER_ROLE_ARN"],
+            echo=lines.append,
+        )
+    message = str(failure.value)
+    assert "ended FAILED: COMMAND_EXECUTION_ERROR: docker build exited with code" in message
+    assert "no-such-command: not found" in "\n".join(lines)  # the shell's own words, streamed

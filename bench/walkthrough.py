@@ -24,7 +24,10 @@ def main() -> None:
         saved = dict(os.environ)
         for name in [k for k in os.environ if k.startswith("TUTORIAL_")]:
             del os.environ[name]
+        # Process mode unless asked otherwise: SNOWPARK_LOCAL_RUNTIME=docker times the containers.
+        os.environ.setdefault("SNOWPARK_LOCAL_RUNTIME", "process")
         stack.up(state)
+        print(f"  {stack.status(state).split('; ')[1]}", flush=True)
         try:
             stack.apply_environment(stack.client_environment(state))
             os.environ["TUTORIAL_ARTIFACTS"] = str(Path(scratch) / "artifacts")

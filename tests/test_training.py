@@ -206,13 +206,12 @@ def test_streamed_metrics_match_exact_ones():
     assert merged.summary() == counts.summary()
 
 
-def test_a_job_runs_the_training_image_end_to_end(training_tables, bucket, role_arn):
-    from sagemaker.core.training.configs import OutputDataConfig
-    from sagemaker.train import Compute, ModelTrainer
-
+@pytest.fixture(scope="module")
+def training_image(bucket, role_arn):
+    """The training image, built from this checkout through the stack's CodeBuild."""
     from sagemaker_snowpark.images import build_and_push
 
-    image = build_and_push(
+    return build_and_push(
         ROOT,
         ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
         "training_container/Dockerfile",
@@ -221,8 +220,16 @@ def test_a_job_runs_the_training_image_end_to_end(training_tables, bucket, role_
         role_arn,
         echo=lambda _: None,
     )
+
+
+def test_a_job_runs_the_training_image_end_to_end(
+    training_tables, training_image, bucket, role_arn
+):
+    from sagemaker.core.training.configs import OutputDataConfig
+    from sagemaker.train import Compute, ModelTrainer
+
     trainer = ModelTrainer(
-        training_image=image.uri,
+        training_image=training_image.uri,
         role=role_arn,
         base_job_name="training-test",
         hyperparameters={"secret_name": SECRET, "num_round": 40},
@@ -263,23 +270,14 @@ def test_shards_partition_the_table(training_tables):
         session.close()
 
 
-def test_a_two_host_job_trains_one_model_together(training_tables, bucket, role_arn):
+def test_a_two_host_job_trains_one_model_together(
+    training_tables, training_image, bucket, role_arn
+):
     from sagemaker.core.training.configs import OutputDataConfig
     from sagemaker.train import Compute, ModelTrainer
 
-    from sagemaker_snowpark.images import build_and_push
-
-    image = build_and_push(
-        ROOT,
-        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
-        "training_container/Dockerfile",
-        "sagemaker-snowpark-training-tests",
-        bucket,
-        role_arn,
-        echo=lambda _: None,
-    )
     trainer = ModelTrainer(
-        training_image=image.uri,
+        training_image=training_image.uri,
         role=role_arn,
         base_job_name="two-hosts-test",
         hyperparameters={"secret_name": SECRET, "num_round": 100},

@@ -352,3 +352,47 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
     message = str(failure.value)
     assert "ended FAILED: COMMAND_EXECUTION_ERROR: docker build exited with code" in message
     assert "no-such-command: not found" in "\n".join(lines)  # the shell's own words, streamed
+
+
+def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):
+    from sagemaker.core.training.configs import OutputDataConfig
+    from sagemaker.train import Compute, ModelTrainer
+
+    base, state = tutorial
+    image_uri = training_jobs(state, environment_of, base)[0]["AlgorithmSpecification"][
+        "TrainingImage"
+    ]
+    with environment_of(state, base):
+        trainer = ModelTrainer(
+            training_image=image_uri,
+            role=os.environ["SAGEMAKER_ROLE_ARN"],
+            base_job_name="docker-stop-test",
+            hyperparameters={
+                "secret_name": "sagemaker-snowpark/snowflake",
+                "num_round": 5000,
+                "max_depth": 12,
+            },
+            compute=Compute(instance_type="ml.m5.large", instance_count=1),
+            output_data_config=OutputDataConfig(
+                s3_output_path=f"s3://{os.environ['SAGEMAKER_BUCKET']}/docker-stop-test"
+            ),
+        )
+        trainer.train(wait=False)
+        name = trainer._latest_training_job.training_job_name
+        sagemaker, logs = boto3.client("sagemaker"), boto3.client("logs")
+        deadline = time.time() + 120
+        while time.time() < deadline:  # stop it while it trains: after the baseline
+            events = logs.filter_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=name
+            )["events"]
+            if any("baseline trained" in e["message"] for e in events):
+                break
+            time.sleep(0.5)
+        sagemaker.stop_training_job(TrainingJobName=name)
+        sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Stopped"
+    left = engine.docker("ps", "--all", "--quiet", "--filter", f"name=sm-{name}-").stdout
+    assert left.strip() == ""  # the container ended and was removed

@@ -168,6 +168,8 @@ def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
             break
     process.send_signal(signal.SIGTERM)
     started = time.time()
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)  # a second one must not break the first one's clean-up
     process.wait(timeout=30)
     assert time.time() - started < 10
     assert process.returncode == 143

@@ -245,6 +245,8 @@ class TrainingRuntime:
     def _signal(run: _Run, sig: int) -> None:
         for container in run.containers:  # `docker kill --signal` reaches the container's train
             docker.signal_container(container, signal.Signals(sig).name)
+        if run.containers and sig != signal.SIGKILL:
+            return  # each `docker run` client ends with its container; SIGTERM goes once
         for process in run.processes:
             if process.poll() is None:
                 try:

@@ -89,6 +89,8 @@ def release_freed_memory() -> None:
 
 
 def _on_sigterm(signum, frame):
+    # Once is enough: a second SIGTERM must not interrupt the clean-up the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise StopRequested()
 
 

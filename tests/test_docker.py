@@ -174,7 +174,13 @@ def stop_private_engine(daemon: subprocess.Popen, root: Path) -> None:
 def engine():
     """The machine's Docker engine, or a private one with a locally made base image."""
     if answers({}):
-        yield Engine()
+        engine = Engine()
+        before = set(engine.docker("image", "ls", "--format", "{{.ID}}").stdout.split())
+        yield engine
+        # The machine's engine keeps only what it had: the images built here go.
+        after = set(engine.docker("image", "ls", "--format", "{{.ID}}").stdout.split())
+        for image in after - before:
+            subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True)
         return
     reason = why_no_private_engine()
     if reason is not None:
@@ -334,7 +340,8 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
     context = tmp_path / "broken"
     (context / "box").mkdir(parents=True)
     (context / "box" / "train").write_text("#!/bin/sh\necho never runs\n")
-    base_image = engine.env.get("SNOWPARK_LOCAL_BASE_IMAGE", "python:3.11-slim-bookworm")
+    variables = {**os.environ, **engine.env}  # a machine engine may have its base image set
+    base_image = variables.get("SNOWPARK_LOCAL_BASE_IMAGE", "python:3.11-slim-bookworm")
     (context / "box" / "Dockerfile").write_text(
         f"FROM {base_image}\nCOPY box/train /usr/local/bin/train\nRUN no-such-command\n"
     )

@@ -362,31 +362,32 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
 
 
 def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):
-    from sagemaker.core.training.configs import OutputDataConfig
-    from sagemaker.train import Compute, ModelTrainer
-
     base, state = tutorial
     image_uri = training_jobs(state, environment_of, base)[0]["AlgorithmSpecification"][
         "TrainingImage"
     ]
+    name = f"docker-stop-test-{int(time.time())}"
+    # boto3, not the SDK's ModelTrainer: the SDK keeps its clients for the process, and this
+    # stack's endpoint is gone once this module ends.
     with environment_of(state, base):
-        trainer = ModelTrainer(
-            training_image=image_uri,
-            role=os.environ["SAGEMAKER_ROLE_ARN"],
-            base_job_name="docker-stop-test",
-            hyperparameters={
-                "secret_name": "sagemaker-snowpark/snowflake",
-                "num_round": 5000,
-                "max_depth": 12,
-            },
-            compute=Compute(instance_type="ml.m5.large", instance_count=1),
-            output_data_config=OutputDataConfig(
-                s3_output_path=f"s3://{os.environ['SAGEMAKER_BUCKET']}/docker-stop-test"
-            ),
-        )
-        trainer.train(wait=False)
-        name = trainer._latest_training_job.training_job_name
         sagemaker, logs = boto3.client("sagemaker"), boto3.client("logs")
+        sagemaker.create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": image_uri, "TrainingInputMode": "File"},
+            RoleArn=os.environ["SAGEMAKER_ROLE_ARN"],
+            HyperParameters={
+                "secret_name": "sagemaker-snowpark/snowflake",
+                "num_round": "5000",
+                "max_depth": "12",
+            },
+            OutputDataConfig={"S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/stop-test"},
+            ResourceConfig={
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 10,
+            },
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+        )
         deadline = time.time() + 120
         while time.time() < deadline:  # stop it while it trains: after the baseline
             events = logs.filter_log_events(

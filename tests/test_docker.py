@@ -205,7 +205,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def tutorial(engine, tmp_path_factory, environment_of):
-    """Notebooks 00-04 run on a stack in docker mode; yields the executed notebooks' folder."""
+    """Notebooks 00-04 run on a stack in docker mode; yields their folder and the stack's state."""
     base = tmp_path_factory.mktemp("docker-tutorial")
     state = base / "state"
     saved = dict(os.environ)

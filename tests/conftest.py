@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import textwrap
 import uuid
 from contextlib import contextmanager
@@ -54,6 +56,20 @@ def program_image(tmp_path_factory, bucket, role_arn):
         ).uri
 
     return build
+
+
+@pytest.fixture(scope="session")
+def s3_tar():
+    """`s3_tar("s3://bucket/key.tar.gz")`: the archive's files, name to bytes."""
+
+    def read(uri: str) -> dict[str, bytes]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+            files = [m for m in archive.getmembers() if m.isfile()]
+            return {m.name: archive.extractfile(m).read() for m in files}
+
+    return read
 
 
 @pytest.fixture

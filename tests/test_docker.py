@@ -10,11 +10,9 @@ their own in docker mode, as `make tutorial` does on a machine with Docker.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -287,14 +285,15 @@ def test_every_host_of_every_job_ran_as_a_container_of_the_image(engine, tutoria
             assert f"sm-{job['TrainingJobName']}-algo-{host} {image}" in events
 
 
-def test_the_jobs_complete_stream_their_logs_and_store_their_models(tutorial, environment_of):
+def test_the_jobs_complete_stream_their_logs_and_store_their_models(
+    tutorial, environment_of, s3_tar
+):
     base, state = tutorial
     assert "[train] done in" in output_of(base / "04_train_byoc_sagemaker_job.ipynb")
     jobs = training_jobs(state, environment_of, base)
     assert [job["TrainingJobStatus"] for job in jobs] == ["Completed", "Completed"]
     with environment_of(state, base):
         logs = boto3.client("logs")
-        s3 = boto3.client("s3")
         for job in jobs:
             streams = logs.describe_log_streams(
                 logGroupName="/aws/sagemaker/TrainingJobs",
@@ -307,10 +306,8 @@ def test_the_jobs_complete_stream_their_logs_and_store_their_models(tutorial, en
                     logStreamName=log_stream["logStreamName"],
                 )["events"]
                 assert any(e["message"].startswith("[train] done in") for e in events)
-            bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].split("/", 1)
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-                assert {"xgboost-model.json", "metrics.json"} <= set(archive.getnames())
+            model = s3_tar(job["ModelArtifacts"]["S3ModelArtifacts"])
+            assert {"xgboost-model.json", "metrics.json"} <= set(model)
 
 
 def test_the_image_holds_the_training_program_and_no_notebook_or_test_tools(

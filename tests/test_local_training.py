@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
-import tarfile
 import time
 
 import boto3
@@ -77,14 +75,9 @@ def trainer(image, bucket, role_arn, instance_count=1, **hyperparameters):
     )
 
 
-def s3_tar(uri: str) -> dict[str, bytes]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
-
-
-def test_a_job_runs_the_image_program_and_stores_its_model(image, bucket, role_arn, training_log):
+def test_a_job_runs_the_image_program_and_stores_its_model(
+    image, bucket, role_arn, training_log, s3_tar
+):
     model_trainer = trainer(image, bucket, role_arn, epochs=3, mode="ok")
     model_trainer.train(wait=True, logs=True)
     job = model_trainer._latest_training_job

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -224,32 +222,37 @@ def training_image(bucket, role_arn):
     )
 
 
-def test_a_job_runs_the_training_image_end_to_end(
-    training_tables, training_image, bucket, role_arn
-):
+def run_job(training_image, bucket, role_arn, name: str, instance_count: int, num_round: int):
+    """Run the training image as a SageMaker job through the stack; its description."""
     from sagemaker.core.training.configs import OutputDataConfig
     from sagemaker.train import Compute, ModelTrainer
 
     trainer = ModelTrainer(
         training_image=training_image.uri,
         role=role_arn,
-        base_job_name="training-test",
-        hyperparameters={"secret_name": SECRET, "num_round": 40},
-        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        base_job_name=name,
+        hyperparameters={"secret_name": SECRET, "num_round": num_round},
+        compute=Compute(instance_type="ml.m5.large", instance_count=instance_count),
         output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/training-tests"),
     )
     trainer.train(wait=True, logs=False)
-    job = boto3.client("sagemaker").describe_training_job(
+    return boto3.client("sagemaker").describe_training_job(
         TrainingJobName=trainer._latest_training_job.training_job_name
     )
+
+
+def test_a_job_runs_the_training_image_end_to_end(
+    training_tables, training_image, bucket, role_arn, s3_tar
+):
+    job = run_job(training_image, bucket, role_arn, "training-test", 1, num_round=40)
     assert job["TrainingJobStatus"] == "Completed"
-    uri = job["ModelArtifacts"]["S3ModelArtifacts"]
-    bucket_name, key = uri.removeprefix("s3://").split("/", 1)
-    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        names = sorted(archive.getnames())
-        metrics = json.load(archive.extractfile("metrics.json"))
-    assert names == ["baseline-logistic-regression.pkl", "metrics.json", "xgboost-model.json"]
+    model = s3_tar(job["ModelArtifacts"]["S3ModelArtifacts"])
+    metrics = json.loads(model["metrics.json"])
+    assert sorted(model) == [
+        "baseline-logistic-regression.pkl",
+        "metrics.json",
+        "xgboost-model.json",
+    ]
     assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
 
 
@@ -273,34 +276,18 @@ def test_shards_partition_the_table(training_tables):
 
 
 def test_a_two_host_job_trains_one_model_together(
-    training_tables, training_image, bucket, role_arn
+    training_tables, training_image, bucket, role_arn, s3_tar
 ):
-    from sagemaker.core.training.configs import OutputDataConfig
-    from sagemaker.train import Compute, ModelTrainer
-
-    trainer = ModelTrainer(
-        training_image=training_image.uri,
-        role=role_arn,
-        base_job_name="two-hosts-test",
-        hyperparameters={"secret_name": SECRET, "num_round": 100},
-        compute=Compute(instance_type="ml.m5.large", instance_count=2),
-        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/training-tests"),
-    )
-    trainer.train(wait=True, logs=False)
-    name = trainer._latest_training_job.training_job_name
-    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    job = run_job(training_image, bucket, role_arn, "two-hosts-test", 2, num_round=100)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    bucket_name, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
-    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        metrics = json.load(archive.extractfile("metrics.json"))
+    metrics = json.loads(s3_tar(job["ModelArtifacts"]["S3ModelArtifacts"])["metrics.json"])
     assert metrics["rows"]["hosts"] == 2
     assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000  # both shards
     assert metrics["models"]["xgboost_physics_features"]["rows"] == metrics["rows"]["validation"]
     assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
     logs = boto3.client("logs")
     streams = logs.describe_log_streams(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job['TrainingJobName']}/"
     )["logStreams"]
     shards = []
     for stream in sorted(s["logStreamName"] for s in streams):

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from moto.codebuild.exceptions import ResourceNotFoundException
+from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
 from moto.codebuild.models import CodeBuildBackend, codebuild_backends
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -37,6 +37,8 @@ from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, 
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
+
+from .iam import role_trusts
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -403,6 +405,12 @@ def _install_training(runtime) -> None:
         name = self._get_param("TrainingJobName")
         if name in self.sagemaker_backend.training_jobs:
             raise ResourceInUseException(f"Training job {name} already exists.")
+        role = self._get_param("RoleArn")
+        if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
+            raise ValidationError(
+                f"Could not assume role {role}. Please ensure that the role exists and allows "
+                "principal 'sagemaker.amazonaws.com' to assume the role."
+            )
         # moto drops Environment and overwrites the metric definitions in place; keep a copy.
         requested = copy.deepcopy(self._get_param("AlgorithmSpecification"))
         result = _original_create_training_job(self)
@@ -443,6 +451,13 @@ _original_start_build = CodeBuildResponse.start_build
 
 def _install_codebuild(builder) -> None:
     def start_build(self: CodeBuildResponse) -> ActionResult:
+        name = self._get_param("projectName")
+        project = self.codebuild_backend.codebuild_projects.get(name)
+        role = project.project_metadata["serviceRole"] if project else ""
+        if project and not role_trusts(self.current_account, role, "codebuild.amazonaws.com"):
+            raise InvalidInputException(
+                f"CodeBuild is not authorized to perform: sts:AssumeRole on {role}"
+            )
         result = _original_start_build(self)
         build = result.result["build"]  # moto's live record: the builder updates it in place
         project = self.codebuild_backend.codebuild_projects[build["projectName"]]
@@ -457,6 +472,7 @@ def _install_codebuild(builder) -> None:
             "environmentVariables": [{"name": k, "value": v} for k, v in variables.items()],
         }
         build["source"] = project.project_metadata["source"]
+        build["serviceRole"] = project.project_metadata["serviceRole"]
         log_stream = build["id"].split(":", 1)[1]
         build["logs"] = {
             "groupName": f"/aws/codebuild/{build['projectName']}",

@@ -22,6 +22,7 @@ from moto.core.utils import iso_8601_datetime_with_milliseconds
 
 from . import docker
 from .aws import put_ecr_image, put_log_lines, read_s3_object
+from .iam import role_allows
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ class ImageBuilder:
         log(f"[Container] DOWNLOAD_SOURCE s3://{location}")
 
         outcome, phase, reason = "SUCCEEDED", "POST_BUILD", None
+        role = build.get("serviceRole", "")
         source = read_s3_object(account, bucket, key) if key else None
-        if source is None:
+        if reason := _role_cannot_build(account, region, role, logs["groupName"], bucket, key):
+            phase = "DOWNLOAD_SOURCE" if "CLIENT_ERROR" in reason else "PROVISIONING"
+        elif source is None:
             phase, reason = "DOWNLOAD_SOURCE", f"CLIENT_ERROR: no source found at s3://{location}"
         else:
             digest = "sha256:" + hashlib.sha256(source).hexdigest()
@@ -100,8 +104,14 @@ class ImageBuilder:
                     source_dir, dockerfile, f"{repository}:{tag}", log
                 )
             if reason is None:
-                pushed = put_ecr_image(account, region, repository, tag, digest)
-                if pushed is None:
+                pushed = None
+                if denied := _role_cannot_push(account, region, role, repository):
+                    phase, reason = "POST_BUILD", denied
+                else:
+                    pushed = put_ecr_image(account, region, repository, tag, digest)
+                if reason is not None:
+                    pass
+                elif pushed is None:
                     phase = "POST_BUILD"
                     reason = (
                         f"COMMAND_EXECUTION_ERROR: name unknown: the repository with name "
@@ -175,3 +185,48 @@ def _finish(build: dict, outcome: str, failed_phase: str, reason: str | None) ->
     build["currentPhase"] = "COMPLETED"
     build["buildComplete"] = True
     build["buildStatus"] = outcome  # last: a reader that sees the outcome sees the rest too
+
+
+def _role_cannot_build(account, region, role, group, bucket, key) -> str | None:
+    """What CodeBuild reports when its service role may not write the build's logs or read its
+    source (AWS documents logs, s3:GetObject and the bucket's ACL and location for these roles)."""
+    stream = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:*"
+    if not all(
+        role_allows(account, role, action, stream)
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+    ):
+        return (
+            f"ACCESS_DENIED: Service role {role} does not allow AWS CodeBuild to create Amazon "
+            f"CloudWatch Logs log streams for build in log group {group}"
+        )
+    needs = [("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")] + [
+        (action, f"arn:aws:s3:::{bucket}") for action in ("s3:GetBucketAcl", "s3:GetBucketLocation")
+    ]
+    for action, resource in needs:
+        if not role_allows(account, role, action, resource):
+            return (
+                f"CLIENT_ERROR: AccessDenied: service role {role} may not {action} on {resource} "
+                "for primary source"
+            )
+    return None
+
+
+def _role_cannot_push(account, region, role, repository) -> str | None:
+    arn = f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+    needs = [("ecr:GetAuthorizationToken", "*")] + [
+        (action, arn)
+        for action in (
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:InitiateLayerUpload",
+            "ecr:UploadLayerPart",
+            "ecr:CompleteLayerUpload",
+            "ecr:PutImage",
+        )
+    ]
+    for action, resource in needs:
+        if not role_allows(account, role, action, resource):
+            return (
+                f"COMMAND_EXECUTION_ERROR: denied: User: {role} is not authorized to perform: "
+                f"{action} on resource: {resource}"
+            )
+    return None

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moto.core.utils import utcnow
+from moto.sts.models import sts_backends
 
 from . import docker
 from .aws import (
@@ -45,12 +46,17 @@ from .aws import (
     write_s3_object,
 )
 from .builds import BuiltImage
+from .iam import role_allows
 
 FAILURE_REASON_LIMIT = 1024  # SageMaker truncates FailureReason to 1024 characters
 LOG_FLUSH_SECONDS = 0.5
 # Variables of the stack's own process that a process-mode program inherits; the rest (a learner's
 # real AWS credentials among them) stays out. A container keeps its image's own.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "TZ")
+
+
+class _ClientError(Exception):
+    """The job's own configuration is at fault (SageMaker's ClientError), not the stack."""
 
 
 @dataclass
@@ -129,6 +135,8 @@ class TrainingRuntime:
         self._transition(job, "Uploading", "Uploading generated training model")
         try:
             self._upload(account, job, hosts)
+        except _ClientError as error:
+            status, reason = "Failed", str(error)
         except Exception as error:
             status, reason = "Failed", f"InternalServerError: uploading the model failed: {error}"
         job.final_metric_data_list = _final_metrics(job.algorithm_specification, logged)
@@ -153,6 +161,23 @@ class TrainingRuntime:
                 f"ClientError: the training image {image_uri} does not exist in Amazon ECR; "
                 "build and push it before starting the job"
             )
+        repository = f"arn:aws:ecr:{found.region}:{found.account}:repository/{found.repository}"
+        if not (
+            role_allows(account, job.role_arn, "ecr:GetAuthorizationToken", "*")
+            and role_allows(account, job.role_arn, "ecr:BatchGetImage", repository)
+            and role_allows(account, job.role_arn, "ecr:GetDownloadUrlForLayer", repository)
+        ):
+            return "Failed", (
+                f"ClientError: the execution role {job.role_arn} may not pull {image_uri}: grant "
+                "it ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
+            )
+        # Without these SageMaker still runs the job, but its logs never reach CloudWatch.
+        group = f"arn:aws:logs:{region}:{account}:log-group:{TRAINING_LOG_GROUP}"
+        can_log = all(
+            role_allows(account, job.role_arn, action, f"{group}:log-stream:{streams[host]}")
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+            for host in hosts
+        )
         job_dir = self.jobs_dir / job.training_job_name
         shutil.rmtree(job_dir, ignore_errors=True)
         channels = job.input_data_config or []
@@ -202,7 +227,7 @@ class TrainingRuntime:
             run.processes.append(process)
             pump = threading.Thread(
                 target=_pump_logs,
-                args=(process, account, region, streams[host], logged[host]),
+                args=(process, account, region, streams[host] if can_log else None, logged[host]),
                 daemon=True,
             )
             pump.start()
@@ -306,8 +331,28 @@ class TrainingRuntime:
             destination.write_bytes(read_s3_object(account, bucket, key) or b"")
 
     def _environment(self, job) -> dict[str, str]:
-        """What SageMaker gives the container, plus the stack's endpoints in place of AWS's."""
+        """What SageMaker gives the container, plus the stack's endpoints in place of AWS's.
+
+        The job's AWS calls are signed with a session of its execution role, so the role's own
+        policies decide them (SageMaker serves those credentials from an endpoint; here they
+        are variables)."""
+        account, region = job.arn.split(":")[4], job.arn.split(":")[3]
+        session = sts_backends[account]["aws"].assume_role(
+            region_name=region,
+            role_session_name="SageMaker",
+            role_arn=job.role_arn,
+            policy=None,
+            duration=int(job.stopping_condition.get("MaxRuntimeInSeconds") or 86400) + 3600,
+            external_id=None,
+        )
         env = dict(self.endpoints)
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": session.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+                "AWS_SESSION_TOKEN": session.session_token,
+            }
+        )
         env.update(job.environment or {})
         env.update(
             {
@@ -325,6 +370,14 @@ class TrainingRuntime:
         root = self.jobs_dir / job.training_job_name / hosts[0]
         if not root.exists():
             return
+        for key in (f"{base}/model.tar.gz", f"{base}/output.tar.gz"):
+            if not role_allows(
+                account, job.role_arn, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}"
+            ):
+                raise _ClientError(
+                    f"ClientError: the execution role {job.role_arn} may not write "
+                    f"s3://{bucket}/{key}: grant it s3:PutObject on the output path"
+                )
         write_s3_object(account, bucket, f"{base}/model.tar.gz", _targz(root / "model"))
         job.model_artifacts = {"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"}
         data = root / "output" / "data"
@@ -351,20 +404,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pump_logs(process, account: str, region: str, stream: str, logged: list[str]) -> None:
-    """Copy a process's output to its log stream, in small batches, until it exits."""
+def _pump_logs(process, account: str, region: str, stream: str | None, logged: list[str]) -> None:
+    """Copy a process's output to its log stream (None: the role may not write it), in small
+    batches, until it exits."""
     pending: list[str] = []
     last_flush = time.time()
     for raw in iter(process.stdout.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\n")
         pending.append(line)
         logged.append(line)
-        if time.time() - last_flush >= LOG_FLUSH_SECONDS or len(pending) >= 500:
+        if stream and (time.time() - last_flush >= LOG_FLUSH_SECONDS or len(pending) >= 500):
             put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
             pending, last_flush = [], time.time()
     process.stdout.close()
     process.wait()
-    put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
+    if stream:
+        put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
 
 
 def _final_metrics(algorithm_specification: dict, logged: dict[str, list[str]]) -> list[dict]:

@@ -35,10 +35,9 @@ EXISTING_STUDIO_IMAGE = "team-data-science"
 
 # What a training job's container gets from the stack, standing in for what SageMaker provides
 # (the role's credentials, the Region) and for the network that reaches Snowflake.
+# The job's AWS credentials are the execution role's, made by the runtime for each job.
 TRAINING_JOB_VARIABLES = (
     "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
     "AWS_EC2_METADATA_DISABLED",
@@ -94,17 +93,18 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _environment(files: StackFiles, aws_port: int, snowflake_port: int) -> dict[str, str]:
+def _environment(
+    files: StackFiles, aws_port: int, snowflake_port: int, learner_key: dict[str, str]
+) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
-        "AWS_ACCESS_KEY_ID": "local-stack-access-key",
-        "AWS_SECRET_ACCESS_KEY": "local-stack-secret-key",
+        # The learner signs in as an IAM user whose only permissions are policies/learner.json.
+        "AWS_ACCESS_KEY_ID": learner_key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": learner_key["SecretAccessKey"],
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "2",
-        # The SDK validates roles with iam:SimulatePrincipalPolicy, which moto lacks.
-        "SAGEMAKER_VALIDATE_ROLE": "false",
         # Turns the SDK's telemetry off: it would call a real AWS host from a thread.
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(files.sdk_config),
         "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}",
@@ -130,37 +130,43 @@ SageMaker:
 """
 
 
-def _seed_aws(env: dict[str, str]) -> None:
-    """What a learner's account already has: an execution role, a bucket, a Studio domain."""
+def _seed_aws(endpoint: str) -> dict[str, str]:
+    """What a learner's account already has, made as its administrator before IAM is enforced:
+    the execution role (trust and permissions from policies/), the learner's IAM user with
+    policies/learner.json, a bucket and a Studio domain. Returns the learner's access key."""
     import boto3
 
     from .aws import put_ecr_image
+    from .iam import LEARNER_USER, policy_document
 
     session = boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=REGION,
+        aws_access_key_id="administrator", aws_secret_access_key="administrator", region_name=REGION
     )
 
     def client(service):
-        return session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+        return session.client(service, endpoint_url=endpoint)
 
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["sagemaker.amazonaws.com", "codebuild.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    client("iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    iam = client("iam")
+    iam.create_role(
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument=policy_document("execution-role-trust.json")
+    )
+    # In Studio one execution role carries these and learner.json; here the learner is a user of
+    # its own, so that learner.json alone is what the notebooks' calls are checked against.
+    for name in ("training-job-role", "codebuild-role"):
+        iam.put_role_policy(
+            RoleName=ROLE_NAME, PolicyName=name, PolicyDocument=policy_document(f"{name}.json")
+        )
+    iam.create_user(UserName=LEARNER_USER)
+    iam.put_user_policy(
+        UserName=LEARNER_USER, PolicyName="learner", PolicyDocument=policy_document("learner.json")
+    )
+    learner_key = iam.create_access_key(UserName=LEARNER_USER)["AccessKey"]
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
     client("s3").create_bucket(Bucket=BUCKET)
     client("ecr").create_repository(repositoryName=EXISTING_STUDIO_IMAGE)
     put_ecr_image(ACCOUNT_ID, REGION, EXISTING_STUDIO_IMAGE, "latest", "sha256:" + "0" * 64)
     sagemaker = client("sagemaker")
-    sagemaker.create_image(ImageName=EXISTING_STUDIO_IMAGE, RoleArn=env["SAGEMAKER_ROLE_ARN"])
+    sagemaker.create_image(ImageName=EXISTING_STUDIO_IMAGE, RoleArn=role_arn)
     sagemaker.create_image_version(
         ImageName=EXISTING_STUDIO_IMAGE,
         BaseImage=f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{EXISTING_STUDIO_IMAGE}:latest",
@@ -174,7 +180,7 @@ def _seed_aws(env: dict[str, str]) -> None:
         DomainName=DOMAIN_NAME,
         AuthMode="IAM",
         DefaultUserSettings={
-            "ExecutionRole": env["SAGEMAKER_ROLE_ARN"],
+            "ExecutionRole": role_arn,
             "JupyterLabAppSettings": {
                 "CustomImages": [
                     {
@@ -188,6 +194,7 @@ def _seed_aws(env: dict[str, str]) -> None:
         SubnetIds=["subnet-local"],
         VpcId="vpc-local",
     )
+    return {k: learner_key[k] for k in ("AccessKeyId", "SecretAccessKey")}
 
 
 def _loopback_socket() -> socket.socket:
@@ -199,7 +206,7 @@ def _loopback_socket() -> socket.socket:
 
 def serve(state_dir: Path) -> None:
     """Run the stack in this process until SIGTERM or SIGINT."""
-    from . import docker
+    from . import docker, iam
     from .aws import install_extensions, start_moto
     from .builds import ImageBuilder
     from .runtime import TrainingRuntime
@@ -218,6 +225,7 @@ def serve(state_dir: Path) -> None:
     builder = ImageBuilder(state_dir, mode)
     runtime = TrainingRuntime(state_dir, builder.images, endpoints={})
     install_extensions(runtime, builder)
+    iam.install()
     moto, aws_port = start_moto()
     # Snowflake sends large results in chunks of about 16 MB; a smaller size shows streaming on
     # small tables (the tests use it).
@@ -227,9 +235,10 @@ def serve(state_dir: Path) -> None:
         snowflake_socket = _loopback_socket()
         snowflake.start(snowflake_socket)
         snowflake_port = snowflake_socket.getsockname()[1]
-        env = _environment(files, aws_port, snowflake_port)
+        learner_key = _seed_aws(f"http://127.0.0.1:{aws_port}")
+        iam.enforce()
+        env = _environment(files, aws_port, snowflake_port, learner_key)
         runtime.endpoints = {k: env[k] for k in TRAINING_JOB_VARIABLES}
-        _seed_aws(env)
         files.sdk_config.write_text(SDK_CONFIG)
         _write_atomically(files.env, "".join(f"{k}={v}\n" for k, v in env.items()))
         info = {

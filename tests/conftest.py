@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import textwrap
@@ -34,9 +35,61 @@ def bucket() -> str:
     return os.environ["SAGEMAKER_BUCKET"]
 
 
+def _administrator_keys(state: Path) -> dict[str, str]:
+    text = stack.StackFiles(state).administrator_env.read_text()
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+@pytest.fixture(autouse=True)
+def as_administrator(state_dir, monkeypatch):
+    """Unit tests drive the stack as its administrator, so they may name their own resources;
+    the notebooks run as the learner (policies/learner.json), and tests/test_iam.py checks the
+    policies themselves. A test asks for the `learner` fixture to act as the learner."""
+    for key, value in _administrator_keys(state_dir).items():
+        monkeypatch.setenv(key, value)
+    boto3.DEFAULT_SESSION = None  # boto3 keeps the credentials it first found
+
+
+@pytest.fixture
+def learner(monkeypatch):
+    """Act as the learner from here on (the keys the notebooks get)."""
+    environment = stack.client_environment(Path(os.environ["SNOWPARK_LOCAL_STATE"]))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, environment[key])
+    boto3.DEFAULT_SESSION = None
+    return environment
+
+
 @pytest.fixture(scope="session")
-def role_arn() -> str:
+def tutorial_role_arn() -> str:
+    """The execution role the notebooks use: policies/training-job-role.json and
+    codebuild-role.json, trusted by SageMaker and CodeBuild."""
     return os.environ["SAGEMAKER_ROLE_ARN"]
+
+
+@pytest.fixture(scope="session")
+def role_arn(state_dir) -> str:
+    """An execution role with every permission, for tests of the stack's mechanics, whose
+    images, jobs and buckets are named outside the tutorial's policies."""
+    keys = _administrator_keys(state_dir)
+    iam = boto3.client(
+        "iam",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
+    trust = Path(__file__).resolve().parent.parent / "policies" / "execution-role-trust.json"
+    name = "StackTestRole"
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust.read_text())["Role"]
+        everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="everything",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
+        )
+    return role["Arn"]
 
 
 @pytest.fixture(scope="session")
@@ -88,9 +141,11 @@ def environment_of():
         try:
             stack.apply_environment(stack.client_environment(state))
             os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
+            boto3.DEFAULT_SESSION = None  # boto3 keeps the credentials it first found
             yield
         finally:
             os.environ.clear()
             os.environ.update(saved)
+            boto3.DEFAULT_SESSION = None
 
     return switched

@@ -19,6 +19,16 @@ STAR_ONLY = {
     "sagemaker:ListImages",
     "sagemaker:ListAppImageConfigs",
     "sagemaker:ListTrainingJobs",
+    # What a training job in a VPC needs; EC2 has no resource level for most of them.
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
 }
 
 

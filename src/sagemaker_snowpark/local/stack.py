@@ -25,6 +25,7 @@ from ..errors import TutorialError
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 ROLE_NAME = "SageMakerSnowparkTutorialRole"
+ADMINISTRATOR_USER = "stack-administrator"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 DOMAIN_NAME = "tutorial-studio"
 SNOWFLAKE_ACCOUNT = "LOCALSTACK"
@@ -80,6 +81,12 @@ class StackFiles:
         return self.state_dir / "stack.log"
 
     @property
+    def administrator_env(self) -> Path:
+        """Keys of the account's administrator, for the stack's own tests only (never a learner's
+        notebook: those run as the learner)."""
+        return self.state_dir / "administrator.env"
+
+    @property
     def sdk_config(self) -> Path:
         return self.state_dir / "sagemaker-config.yaml"
 
@@ -130,10 +137,11 @@ SageMaker:
 """
 
 
-def _seed_aws(endpoint: str) -> dict[str, str]:
+def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
     """What a learner's account already has, made as its administrator before IAM is enforced:
     the execution role (trust and permissions from policies/), the learner's IAM user with
-    policies/learner.json, a bucket and a Studio domain. Returns the learner's access key."""
+    policies/learner.json, a bucket and a Studio domain. Returns the learner's and the
+    administrator's access keys."""
     import boto3
 
     from .aws import put_ecr_image
@@ -161,6 +169,14 @@ def _seed_aws(endpoint: str) -> dict[str, str]:
         UserName=LEARNER_USER, PolicyName="learner", PolicyDocument=policy_document("learner.json")
     )
     learner_key = iam.create_access_key(UserName=LEARNER_USER)["AccessKey"]
+    iam.create_user(UserName=ADMINISTRATOR_USER)
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    iam.put_user_policy(
+        UserName=ADMINISTRATOR_USER,
+        PolicyName="administrator",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
+    )
+    administrator_key = iam.create_access_key(UserName=ADMINISTRATOR_USER)["AccessKey"]
     role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
     client("s3").create_bucket(Bucket=BUCKET)
     client("ecr").create_repository(repositoryName=EXISTING_STUDIO_IMAGE)
@@ -194,7 +210,10 @@ def _seed_aws(endpoint: str) -> dict[str, str]:
         SubnetIds=["subnet-local"],
         VpcId="vpc-local",
     )
-    return {k: learner_key[k] for k in ("AccessKeyId", "SecretAccessKey")}
+    return {
+        "learner": {k: learner_key[k] for k in ("AccessKeyId", "SecretAccessKey")},
+        "administrator": {k: administrator_key[k] for k in ("AccessKeyId", "SecretAccessKey")},
+    }
 
 
 def _loopback_socket() -> socket.socket:
@@ -235,9 +254,16 @@ def serve(state_dir: Path) -> None:
         snowflake_socket = _loopback_socket()
         snowflake.start(snowflake_socket)
         snowflake_port = snowflake_socket.getsockname()[1]
-        learner_key = _seed_aws(f"http://127.0.0.1:{aws_port}")
+        keys = _seed_aws(f"http://127.0.0.1:{aws_port}")
         iam.enforce()
-        env = _environment(files, aws_port, snowflake_port, learner_key)
+        env = _environment(files, aws_port, snowflake_port, keys["learner"])
+        administrator = keys["administrator"]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(os.open(files.administrator_env, flags, 0o600), "w") as file:
+            file.write(
+                f"AWS_ACCESS_KEY_ID={administrator['AccessKeyId']}\n"
+                f"AWS_SECRET_ACCESS_KEY={administrator['SecretAccessKey']}\n"
+            )
         runtime.endpoints = {k: env[k] for k in TRAINING_JOB_VARIABLES}
         files.sdk_config.write_text(SDK_CONFIG)
         _write_atomically(files.env, "".join(f"{k}={v}\n" for k, v in env.items()))
@@ -258,6 +284,7 @@ def serve(state_dir: Path) -> None:
     finally:
         files.info.unlink(missing_ok=True)
         files.env.unlink(missing_ok=True)
+        files.administrator_env.unlink(missing_ok=True)
         runtime.shutdown()
         snowflake.stop()
         moto.stop()

@@ -80,9 +80,10 @@ def ensure_image(name: str, role_arn: str, description: str = "", sagemaker=None
     except ClientError as error:
         if _code(error) != "ResourceNotFound":
             raise
-    return sagemaker.create_image(
-        ImageName=name, RoleArn=role_arn, DisplayName=name, Description=description
-    )["ImageArn"]
+    described = {"Description": description} if description else {}  # the API takes no ""
+    return sagemaker.create_image(ImageName=name, RoleArn=role_arn, DisplayName=name, **described)[
+        "ImageArn"
+    ]
 
 
 def ensure_image_version(

@@ -81,7 +81,7 @@ def test_an_image_in_use_by_a_space_stops_the_clean_up_with_the_fix(sagemaker_cl
         sagemaker_client.delete_image(ImageName=names.studio_image)
     with pytest.raises(TutorialError, match="in use .*: stop every Studio space that runs it"):
         cleanup.detach_studio_image(names)  # UpdateDomain answers ResourceInUse
-    with pytest.raises(TutorialError, match="in use: stop every Studio space that runs it"):
+    with pytest.raises(TutorialError, match=r"in use \(.*learner.\): stop every Studio space"):
         studio.delete_image(names.studio_image)
     sagemaker_client.delete_app(**app)  # the learner stops the space
     assert cleanup.detach_studio_image(names)

@@ -62,7 +62,8 @@ def delete_image(name: str, sagemaker=None) -> bool:
             return False
         if _code(error) == "ResourceInUse":
             raise TutorialError(
-                f"SageMaker image {name} cannot be deleted while it is in use: {IN_USE_FIX}."
+                f"SageMaker image {name} cannot be deleted while it is in use "
+                f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
             ) from None
         raise
     wait_until_deleted(name, sagemaker)

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import botocore.session
-import pytest
 from botocore.validate import ParamValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,16 +63,28 @@ def test_training_extra_leaves_out_notebook_and_test_tools():
         assert tool not in image_packages
 
 
-@pytest.mark.parametrize(
-    "path, operation, wrap",
-    [
-        ("app-image-config-jupyterlab.json", "CreateAppImageConfig", "JupyterLabAppImageConfig"),
-        ("app-image-config-kernelgateway.json", "CreateAppImageConfig", "KernelGatewayImageConfig"),
-    ],
-)
-def test_app_image_configs_match_the_api(path, operation, wrap):
-    config = json.loads((KERNEL / path).read_text())
-    assert validate(operation, {"AppImageConfigName": "x", wrap: config}) == ""
+def test_kernel_image_starts_jupyterlab_with_the_distribution_entrypoint():
+    # The distribution sets no ENTRYPOINT that starts a server; Studio must be told to run its
+    # entrypoint-jupyter-server, from the app image config (an ENTRYPOINT in the Dockerfile is not
+    # how AWS's custom-image specification says to do it).
+    config = json.loads((KERNEL / "app-image-config-jupyterlab.json").read_text())
+    assert config["ContainerConfig"]["ContainerEntrypoint"] == ["entrypoint-jupyter-server"]
+    assert "ContainerArguments" not in config["ContainerConfig"]
+    instructions = [
+        line.split()[0]
+        for line in (KERNEL / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(" ")
+    ]
+    assert "ENTRYPOINT" not in instructions and "CMD" not in instructions
+    assert re.search(
+        r"ContainerEntrypoint.*entrypoint-jupyter-server",
+        (KERNEL / "README.md").read_text(),
+        re.S,
+    )
+
+
+def test_kernel_gateway_config_keeps_studio_classic_file_system():
+    config = json.loads((KERNEL / "app-image-config-kernelgateway.json").read_text())
     assert config["FileSystemConfig"] == {
         "MountPath": "/home/sagemaker-user",
         "DefaultUid": 1000,

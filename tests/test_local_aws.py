@@ -12,6 +12,11 @@ from botocore.exceptions import ClientError
 
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push, wait_for_build
+from sagemaker_snowpark.local.aws import (
+    DEFAULT_PAGE_SIZE,
+    IMAGE_DELETION_SECONDS,
+    unsupported_members,
+)
 from sagemaker_snowpark.local.stack import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
 
 REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
@@ -63,23 +68,36 @@ def test_image_and_versions_follow_ecr(sagemaker_client, role_arn, unique):
     assert "Unable to find image" in failed["FailureReason"]
 
     listed = sagemaker_client.list_image_versions(ImageName=name)["ImageVersions"]
-    assert [v["Version"] for v in listed] == [1, 2]
+    assert [v["Version"] for v in listed] == [2, 1]  # AWS's default: newest first
     sagemaker_client.delete_image_version(ImageName=name, Version=2)
     assert _wait_version(sagemaker_client, name)["Version"] == 1
+
+
+def test_an_image_is_deleted_through_deleting(sagemaker_client, role_arn, unique):
+    name = f"gone-{unique}"
+    sagemaker_client.create_image(ImageName=name, RoleArn=role_arn)
+    started = time.time()
     sagemaker_client.delete_image(ImageName=name)
+    assert sagemaker_client.describe_image(ImageName=name)["ImageStatus"] == "DELETING"
+    listed = sagemaker_client.list_images(NameContains=name)["Images"]
+    assert [i["ImageStatus"] for i in listed] == ["DELETING"]
+    with pytest.raises(ClientError, match="ResourceInUse.*being deleted"):
+        sagemaker_client.create_image_version(
+            ImageName=name, BaseImage=f"{REGISTRY}/x:1", ClientToken="c"
+        )
+    with pytest.raises(ClientError, match="ResourceInUse"):
+        sagemaker_client.create_image(ImageName=name, RoleArn=role_arn)
+    sagemaker_client.get_waiter("image_deleted").wait(
+        ImageName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+    )
+    assert time.time() - started >= IMAGE_DELETION_SECONDS
+    assert sagemaker_client.list_images(NameContains=name)["Images"] == []
     with pytest.raises(ClientError, match="ResourceNotFound"):
-        sagemaker_client.describe_image(ImageName=name)
+        sagemaker_client.delete_image(ImageName=name)
 
 
 def test_app_image_configs_for_jupyterlab_and_kernel_gateway(sagemaker_client, unique):
-    jupyterlab = {
-        "ContainerConfig": {"ContainerEntrypoint": ["jupyter-lab"]},
-        "FileSystemConfig": {
-            "MountPath": "/home/sagemaker-user",
-            "DefaultUid": 1000,
-            "DefaultGid": 100,
-        },
-    }
+    jupyterlab = {"ContainerConfig": {"ContainerEntrypoint": ["entrypoint-jupyter-server"]}}
     kernel_gateway = {
         "KernelSpecs": [{"Name": "python3", "DisplayName": "Snowpark"}],
         "FileSystemConfig": {"MountPath": "/root", "DefaultUid": 0, "DefaultGid": 0},
@@ -92,10 +110,14 @@ def test_app_image_configs_for_jupyterlab_and_kernel_gateway(sagemaker_client, u
         sagemaker_client.create_app_image_config(AppImageConfigName=name, **{kind: config})
         described = sagemaker_client.describe_app_image_config(AppImageConfigName=name)
         assert described[kind] == config
-        changed = {**config, "FileSystemConfig": {**config["FileSystemConfig"], "MountPath": "/x"}}
+        changed = (
+            {**config, "FileSystemConfig": {**config["FileSystemConfig"], "MountPath": "/x"}}
+            if "KernelSpecs" in config
+            else {"ContainerConfig": {"ContainerArguments": ["--x"]}}
+        )
         sagemaker_client.update_app_image_config(AppImageConfigName=name, **{kind: changed})
         described = sagemaker_client.describe_app_image_config(AppImageConfigName=name)
-        assert described[kind]["FileSystemConfig"]["MountPath"] == "/x"
+        assert described[kind] == changed
         assert name in [
             c["AppImageConfigName"]
             for c in sagemaker_client.list_app_image_configs()["AppImageConfigs"]
@@ -103,6 +125,81 @@ def test_app_image_configs_for_jupyterlab_and_kernel_gateway(sagemaker_client, u
         sagemaker_client.delete_app_image_config(AppImageConfigName=name)
         with pytest.raises(ClientError, match="ResourceNotFound"):
             sagemaker_client.describe_app_image_config(AppImageConfigName=name)
+
+
+def test_unsupported_members_come_from_botocore_documentation():
+    assert unsupported_members("JupyterLabAppImageConfig") == {"FileSystemConfig"}
+    assert unsupported_members("CodeEditorAppImageConfig") == {"FileSystemConfig"}
+    assert unsupported_members("KernelGatewayImageConfig") == set()
+
+
+FILE_SYSTEM = {"MountPath": "/home/sagemaker-user", "DefaultUid": 1000, "DefaultGid": 100}
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            {"FileSystemConfig": FILE_SYSTEM},
+            "FileSystemConfig is not supported in JupyterLabAppImageConfig",
+        ),
+        (
+            {"ContainerConfig": {"ContainerEntrypoint": ["entrypoint-jupyter-server", "extra"]}},
+            "ContainerEntrypoint has 2 items .* at most 1",
+        ),
+        (
+            {"ContainerConfig": {"ContainerEntrypoint": [" "]}},
+            r"ContainerEntrypoint\[0\] value ' ' does not match",
+        ),
+    ],
+)
+def test_app_image_configs_are_rejected_as_aws_rejects_them(
+    sagemaker_client, unique, config, message
+):
+    name = f"bad-{unique}"
+    with pytest.raises(ClientError, match=f"ValidationException.*{message}"):
+        sagemaker_client.create_app_image_config(
+            AppImageConfigName=name, JupyterLabAppImageConfig=config
+        )
+    sagemaker_client.create_app_image_config(AppImageConfigName=name, JupyterLabAppImageConfig={})
+    with pytest.raises(ClientError, match=f"ValidationException.*{message}"):
+        sagemaker_client.update_app_image_config(
+            AppImageConfigName=name, JupyterLabAppImageConfig=config
+        )
+    assert (
+        sagemaker_client.describe_app_image_config(AppImageConfigName=name)[
+            "JupyterLabAppImageConfig"
+        ]
+        == {}
+    )
+    sagemaker_client.delete_app_image_config(AppImageConfigName=name)
+
+
+def test_list_calls_page_at_the_default_size(sagemaker_client, role_arn, unique):
+    names = [f"page-{unique}-{n:02d}" for n in range(12)]
+    for name in names:
+        sagemaker_client.create_app_image_config(AppImageConfigName=name)
+        sagemaker_client.create_image(ImageName=name, RoleArn=role_arn)
+    for operation, key, field in (
+        ("list_app_image_configs", "AppImageConfigs", "AppImageConfigName"),
+        ("list_images", "Images", "ImageName"),
+    ):
+        first = getattr(sagemaker_client, operation)(NameContains=f"page-{unique}")
+        assert len(first[key]) == DEFAULT_PAGE_SIZE == 10 and first["NextToken"]
+        assert [i[field] for i in first[key]] == names[::-1][:10]  # newest first, as on AWS
+        second = getattr(sagemaker_client, operation)(
+            NameContains=f"page-{unique}", NextToken=first["NextToken"]
+        )
+        assert [i[field] for i in second[key]] == names[1::-1] and "NextToken" not in second
+        pages = sagemaker_client.get_paginator(operation).paginate(
+            NameContains=f"page-{unique}", PaginationConfig={"PageSize": 5}
+        )
+        assert sorted(i[field] for page in pages for i in page[key]) == names
+        with pytest.raises(ClientError, match="NextToken 'bogus' is not valid"):
+            getattr(sagemaker_client, operation)(NextToken="bogus")
+    for name in names:
+        sagemaker_client.delete_app_image_config(AppImageConfigName=name)
+        sagemaker_client.delete_image(ImageName=name)
 
 
 def test_update_domain_merges_settings_and_checks_images(sagemaker_client, role_arn, unique):

@@ -140,7 +140,7 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     assert created == {
         "custom images": ["team-data-science", "snowpark-kernel"],
         "image version": (1, "CREATED"),
-        "app image config": ["ContainerConfig", "FileSystemConfig"],
+        "app image config": ["ContainerConfig"],
         "secret deleted": False,
         "completed jobs": 2,  # the job on one instance, then on two
     }

@@ -43,6 +43,12 @@ def _missing(error: ClientError, *codes: str) -> bool:
     return error.response["Error"]["Code"] in codes
 
 
+def _all(client, operation: str, key: str, **kwargs) -> list[dict]:
+    """Every item of a paged list call (AWS answers 10 or 100 a page by default)."""
+    pages = client.get_paginator(operation).paginate(**kwargs)
+    return [item for page in pages for item in page[key]]
+
+
 def _s3_keys(bucket: str, prefix: str) -> list[str]:
     pages = (
         boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -74,17 +80,17 @@ def inventory(names: SeriesResources) -> dict[str, list[str]]:
     ]
     found["SageMaker image"] = [
         i["ImageName"]
-        for i in sagemaker.list_images(NameContains=names.studio_image)["Images"]
+        for i in _all(sagemaker, "list_images", "Images", NameContains=names.studio_image)
         if i["ImageName"] == names.studio_image
     ]
     found["App image configs"] = [
         c["AppImageConfigName"]
-        for c in sagemaker.list_app_image_configs()["AppImageConfigs"]
+        for c in _all(sagemaker, "list_app_image_configs", "AppImageConfigs")
         if c["AppImageConfigName"] in names.app_image_configs
     ]
     found["ECR repositories"] = [
         r["repositoryName"]
-        for r in ecr.describe_repositories()["repositories"]
+        for r in _all(ecr, "describe_repositories", "repositories")
         if r["repositoryName"] in names.repositories
     ]
     codebuild = boto3.client("codebuild")
@@ -130,12 +136,9 @@ def delete_studio_image(names: SeriesResources) -> list[str]:
         except ClientError as error:
             if not _missing(error, "ResourceNotFound"):
                 raise
-    try:
-        sagemaker.delete_image(ImageName=names.studio_image)  # its versions go with it
+    # Its versions go with it; the deletion is asynchronous, so this waits until it is gone.
+    if studio.delete_image(names.studio_image, sagemaker):
         done.append(f"deleted SageMaker image {names.studio_image} and its versions")
-    except ClientError as error:
-        if not _missing(error, "ResourceNotFound"):
-            raise
     return done
 
 

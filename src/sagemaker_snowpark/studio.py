@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from .errors import TutorialError
 
@@ -20,21 +20,71 @@ CONFIG_KINDS = {
 }
 
 
+# DeleteImage is asynchronous: the image is DELETING, usually for seconds, before it is gone.
+DELETION_POLL_SECONDS = 2
+DELETION_TIMEOUT_SECONDS = 300
+IN_USE_FIX = (
+    "stop every Studio space that runs it (Studio, JupyterLab, Stop space; run this notebook from "
+    "a space on the SageMaker Distribution image), then run the cell again"
+)
+
+
 def _code(error: ClientError) -> str:
     return error.response["Error"]["Code"]
 
 
-def ensure_image(name: str, role_arn: str, description: str = "", sagemaker=None) -> str:
-    """Create the SageMaker image if it is missing; returns its ARN."""
+def wait_until_deleted(name: str, sagemaker=None) -> None:
+    """Wait until the SageMaker image `name` is gone (botocore's ImageDeleted waiter)."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    attempts = DELETION_TIMEOUT_SECONDS // DELETION_POLL_SECONDS
+    try:
+        sagemaker.get_waiter("image_deleted").wait(
+            ImageName=name,
+            WaiterConfig={"Delay": DELETION_POLL_SECONDS, "MaxAttempts": attempts},
+        )
+    except WaiterError as error:
+        last = error.last_response or {}
+        status = last.get("ImageStatus") or last.get("Error", {}).get("Code", "unknown")
+        reason = last.get("FailureReason") or f"after {DELETION_TIMEOUT_SECONDS} s"
+        raise TutorialError(
+            f"SageMaker image {name} is {status}, not deleted ({reason}): check it in the "
+            "SageMaker console (Images), then run the cell again."
+        ) from None
+
+
+def delete_image(name: str, sagemaker=None) -> bool:
+    """Delete the SageMaker image and its versions and wait until it is gone; False if missing."""
     sagemaker = sagemaker or boto3.client("sagemaker")
     try:
-        return sagemaker.describe_image(ImageName=name)["ImageArn"]
+        sagemaker.delete_image(ImageName=name)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFound":
+            return False
+        if _code(error) == "ResourceInUse":
+            raise TutorialError(
+                f"SageMaker image {name} cannot be deleted while it is in use "
+                f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
+            ) from None
+        raise
+    wait_until_deleted(name, sagemaker)
+    return True
+
+
+def ensure_image(name: str, role_arn: str, description: str = "", sagemaker=None) -> str:
+    """Create the SageMaker image if it is missing (or still being deleted); returns its ARN."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    try:
+        image = sagemaker.describe_image(ImageName=name)
+        if image["ImageStatus"] != "DELETING":
+            return image["ImageArn"]
+        wait_until_deleted(name, sagemaker)  # a clean-up just ran: create it anew once it is gone
     except ClientError as error:
         if _code(error) != "ResourceNotFound":
             raise
-    return sagemaker.create_image(
-        ImageName=name, RoleArn=role_arn, DisplayName=name, Description=description
-    )["ImageArn"]
+    described = {"Description": description} if description else {}  # the API takes no ""
+    return sagemaker.create_image(ImageName=name, RoleArn=role_arn, DisplayName=name, **described)[
+        "ImageArn"
+    ]
 
 
 def ensure_image_version(
@@ -102,9 +152,17 @@ def _set_custom_images(domain_id: str, kind: str, images: list[dict], sagemaker)
     settings = sagemaker.describe_domain(DomainId=domain_id).get("DefaultUserSettings", {})
     app_settings = dict(settings.get(APP_SETTINGS[kind]) or {})  # keep its other settings
     app_settings["CustomImages"] = images
-    sagemaker.update_domain(
-        DomainId=domain_id, DefaultUserSettings={APP_SETTINGS[kind]: app_settings}
-    )
+    try:
+        sagemaker.update_domain(
+            DomainId=domain_id, DefaultUserSettings={APP_SETTINGS[kind]: app_settings}
+        )
+    except ClientError as error:
+        if _code(error) != "ResourceInUse":
+            raise
+        raise TutorialError(
+            f"Domain {domain_id} cannot change its custom images while one is in use "
+            f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
+        ) from None
 
 
 def attach_to_domain(domain_id: str, entry: dict, kind: str = "jupyterlab", sagemaker=None) -> list:

@@ -3,7 +3,10 @@
 moto 5.2.5 answers Secrets Manager, S3, ECR, STS, IAM, CloudWatch Logs, CodeBuild and most of
 SageMaker. This module adds, by patching moto's SageMaker and CodeBuild handlers in this process:
 
-- SageMaker images, image versions and app image configs (moto has none of them);
+- SageMaker images (deleted through DELETING), image versions and app image configs (validated
+  against botocore's model, "not supported" members included), with AWS's page sizes; Studio app
+  records, so that DeleteImage and UpdateDomain answer ResourceInUse while a space runs an image
+  (moto has none of them);
 - UpdateDomain;
 - CreateTrainingJob that really runs the job (through `runtime`) and StopTrainingJob;
 - CodeBuild builds that record an image in ECR (through `builder`) instead of always succeeding.
@@ -15,6 +18,7 @@ each of them.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import threading
@@ -23,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.session
+from botocore.validate import ParamValidator
 from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
 from moto.codebuild.models import CodeBuildBackend, codebuild_backends
 from moto.codebuild.responses import CodeBuildResponse
@@ -45,6 +51,11 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # An image version becomes CREATED (or CREATE_FAILED) this long after CreateImageVersion, so
 # that callers exercise their wait loop as they must on AWS.
 IMAGE_VERSION_CREATION_SECONDS = 1.0
+# DeleteImage leaves the image DELETING this long, then it is gone, as AWS deletes asynchronously.
+IMAGE_DELETION_SECONDS = 1.0
+# List calls answer pages of this many items unless MaxResults says otherwise (botocore's documented
+# default for ListImages, ListImageVersions and ListAppImageConfigs).
+DEFAULT_PAGE_SIZE = 10
 
 ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
@@ -137,9 +148,10 @@ def put_ecr_image(account: str, region: str, repository: str, tag: str, digest: 
     return image.get_image_digest()
 
 
-# --- SageMaker: Studio images, image versions, app image configs, UpdateDomain
+# --- SageMaker: Studio images, image versions, app image configs, apps, UpdateDomain
 
 _SAGEMAKER_ACTIONS: dict[str, Callable[[SageMakerResponse], ActionResult]] = {}
+_SAGEMAKER_MODEL = botocore.session.get_session().get_service_model("sagemaker")
 
 
 def _sagemaker_action(handler):
@@ -150,7 +162,15 @@ def _sagemaker_action(handler):
 def _studio(response: SageMakerResponse) -> dict[str, dict]:
     # Kept on moto's backend object, so that /moto-api/reset clears it with everything else.
     backend = response.sagemaker_backend
-    return backend.__dict__.setdefault("_tutorial_studio", {"images": {}, "app_image_configs": {}})
+    studio = backend.__dict__.setdefault(
+        "_tutorial_studio", {"images": {}, "app_image_configs": {}, "apps": {}}
+    )
+    # DeleteImage is asynchronous on AWS: the image is DELETING for a while, then gone.
+    for name, image in list(studio["images"].items()):
+        if image["ImageStatus"] == "DELETING":
+            if time.time() - image["_deleting_since"] >= IMAGE_DELETION_SECONDS:
+                del studio["images"][name]
+    return studio
 
 
 def _image(response: SageMakerResponse, name: str) -> dict:
@@ -160,8 +180,87 @@ def _image(response: SageMakerResponse, name: str) -> dict:
     return image
 
 
+def _usable_image(response: SageMakerResponse, name: str) -> dict:
+    image = _image(response, name)
+    if image["ImageStatus"] == "DELETING":
+        raise ResourceInUseException(f"Image {name} is being deleted.")
+    return image
+
+
 def _public(record: dict) -> dict:
     return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def unsupported_members(shape_name: str) -> set[str]:
+    """Members of a botocore shape that its documentation says are not supported.
+
+    SageMaker documents them in the structure's own text, e.g. JupyterLabAppImageConfig: "The
+    <code>FileSystemConfig</code> object is not supported."
+    """
+    shape = _SAGEMAKER_MODEL.shape_for(shape_name)
+    named = re.findall(r"<code>(\w+)</code>\s+\w+\s+is not supported", shape.documentation or "")
+    return {name for name in named if name in shape.members}
+
+
+def _validate_request(response: SageMakerResponse, operation: str) -> dict:
+    """The request's parameters, checked as AWS checks them; raises ValidationException."""
+    params = json.loads(response.body or "{}")
+    input_shape = _SAGEMAKER_MODEL.operation_model(operation).input_shape
+    report = ParamValidator().validate(params, input_shape)
+    if report.has_errors():
+        raise ValidationError(" ".join(report.generate_report().split()))
+    _check_limits(params, input_shape, operation)
+    return params
+
+
+def _check_limits(value: Any, shape, path: str) -> None:
+    """The maximums, patterns and enums of botocore's model, which its client does not check."""
+    limits = shape.metadata
+    if shape.type_name == "structure":
+        for name in sorted(unsupported_members(shape.name) & set(value)):
+            raise ValidationError(f"{name} is not supported in {shape.name} ({path}): remove it.")
+        for name, member in shape.members.items():
+            if name in value:
+                _check_limits(value[name], member, f"{path}.{name}")
+        return
+    if shape.type_name in ("list", "map", "string") and len(value) > limits.get("max", len(value)):
+        raise ValidationError(
+            f"{path} has {len(value)} items or characters; at most {limits['max']} are allowed."
+        )
+    if shape.type_name == "list":
+        for index, item in enumerate(value):
+            _check_limits(item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            _check_limits(key, shape.key, f"{path} key")
+            _check_limits(item, shape.value, f"{path}.{key}")
+    elif shape.type_name == "string":
+        if "pattern" in limits and not re.fullmatch(limits["pattern"], value):
+            raise ValidationError(
+                f"{path} value {value!r} does not match the pattern {limits['pattern']}."
+            )
+        if shape.enum and value not in shape.enum:
+            raise ValidationError(f"{path} value {value!r} is not one of {shape.enum}.")
+    elif shape.type_name in ("integer", "long") and value > limits.get("max", value):
+        raise ValidationError(f"{path} is {value}; at most {limits['max']} is allowed.")
+
+
+def _page(response: SageMakerResponse, key: str, items: list, sort_keys: dict) -> ActionResult:
+    """One page of `items` as AWS pages it: SortBy, SortOrder, MaxResults, NextToken."""
+    sort_by = response._get_param("SortBy") or next(iter(sort_keys))  # the first is AWS's default
+    if sort_by not in sort_keys:
+        raise ValidationError(f"SortBy {sort_by!r} is not one of {list(sort_keys)}.")
+    order = response._get_param("SortOrder") or "Descending"
+    items = sorted(items, key=sort_keys[sort_by], reverse=order.upper() == "DESCENDING")
+    size = response._get_param("MaxResults") or DEFAULT_PAGE_SIZE
+    token = response._get_param("NextToken")
+    if token is not None and not (token.isdigit() and int(token) <= len(items)):
+        raise ValidationError(f"NextToken {token!r} is not valid: pass the one the last page gave.")
+    start = int(token or 0)
+    result = {key: [_public(i) for i in items[start : start + size]]}
+    if start + size < len(items):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
 
 
 @_sagemaker_action
@@ -169,7 +268,9 @@ def create_image(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("ImageName")
     images = _studio(self)["images"]
     if name in images:
-        raise ResourceInUseException(f"Image {name} already exists.")
+        raise ResourceInUseException(
+            f"Image {name} already exists ({images[name]['ImageStatus']})."
+        )
     now = utcnow()
     images[name] = {
         "ImageName": name,
@@ -193,15 +294,38 @@ def describe_image(self: SageMakerResponse) -> ActionResult:
 @_sagemaker_action
 def list_images(self: SageMakerResponse) -> ActionResult:
     contains = self._get_param("NameContains") or ""
-    images = [_public(i) for i in _studio(self)["images"].values() if contains in i["ImageName"]]
-    return ActionResult({"Images": images})
+    images = [i for i in _studio(self)["images"].values() if contains in i["ImageName"]]
+    sort_keys = {
+        "CREATION_TIME": lambda i: i["CreationTime"],
+        "LAST_MODIFIED_TIME": lambda i: i["LastModifiedTime"],
+        "IMAGE_NAME": lambda i: i["ImageName"],
+    }
+    return _page(self, "Images", images, sort_keys)
+
+
+def _running_apps(self: SageMakerResponse, image_arn: str) -> list[dict]:
+    return [
+        app
+        for app in _studio(self)["apps"].values()
+        if app["Status"] in ("Pending", "InService")
+        and (app.get("ResourceSpec") or {}).get("SageMakerImageArn") == image_arn
+    ]
+
+
+def _in_use_message(image: dict, apps: list[dict]) -> str:
+    places = ", ".join(a.get("SpaceName") or a.get("UserProfileName") for a in apps)
+    return f"Image {image['ImageName']} is in use by running apps in: {places}."
 
 
 @_sagemaker_action
 def delete_image(self: SageMakerResponse) -> ActionResult:
-    name = self._get_param("ImageName")
-    _image(self, name)
-    del _studio(self)["images"][name]  # deleting an image deletes its versions, as on AWS
+    image = _image(self, self._get_param("ImageName"))
+    if apps := _running_apps(self, image["ImageArn"]):
+        raise ResourceInUseException(_in_use_message(image, apps))
+    if image["ImageStatus"] != "DELETING":
+        # Its versions go with it, as on AWS, once the deletion ends.
+        image["ImageStatus"], image["_deleting_since"] = "DELETING", time.time()
+        image["LastModifiedTime"] = utcnow()
     return EmptyResult()
 
 
@@ -216,7 +340,7 @@ def _settle(version: dict) -> dict:
 @_sagemaker_action
 def create_image_version(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("ImageName")
-    image = _image(self, name)
+    image = _usable_image(self, name)
     base_image = self._get_param("BaseImage")
     number = max(image["_versions"], default=0) + 1
     now = utcnow()
@@ -262,8 +386,13 @@ def describe_image_version(self: SageMakerResponse) -> ActionResult:
 @_sagemaker_action
 def list_image_versions(self: SageMakerResponse) -> ActionResult:
     image = _image(self, self._get_param("ImageName"))
-    versions = [_public(_settle(v)) for _, v in sorted(image["_versions"].items())]
-    return ActionResult({"ImageVersions": versions})
+    versions = [_settle(v) for v in image["_versions"].values()]
+    sort_keys = {
+        "CREATION_TIME": lambda v: (v["CreationTime"], v["Version"]),
+        "LAST_MODIFIED_TIME": lambda v: (v["LastModifiedTime"], v["Version"]),
+        "VERSION": lambda v: v["Version"],
+    }
+    return _page(self, "ImageVersions", versions, sort_keys)
 
 
 @_sagemaker_action
@@ -289,7 +418,8 @@ def _app_image_config(self: SageMakerResponse, name: str) -> dict:
 
 @_sagemaker_action
 def create_app_image_config(self: SageMakerResponse) -> ActionResult:
-    name = self._get_param("AppImageConfigName")
+    params = _validate_request(self, "CreateAppImageConfig")
+    name = params["AppImageConfigName"]
     configs = _studio(self)["app_image_configs"]
     if name in configs:
         raise ResourceInUseException(f"App image config {name} already exists.")
@@ -301,7 +431,7 @@ def create_app_image_config(self: SageMakerResponse) -> ActionResult:
         ),
         "CreationTime": now,
         "LastModifiedTime": now,
-        **{kind: self._get_param(kind) for kind in APP_IMAGE_CONFIG_KINDS if self._get_param(kind)},
+        **{kind: params[kind] for kind in APP_IMAGE_CONFIG_KINDS if kind in params},
     }
     return ActionResult({"AppImageConfigArn": configs[name]["AppImageConfigArn"]})
 
@@ -313,10 +443,11 @@ def describe_app_image_config(self: SageMakerResponse) -> ActionResult:
 
 @_sagemaker_action
 def update_app_image_config(self: SageMakerResponse) -> ActionResult:
-    config = _app_image_config(self, self._get_param("AppImageConfigName"))
+    params = _validate_request(self, "UpdateAppImageConfig")
+    config = _app_image_config(self, params["AppImageConfigName"])
     for kind in APP_IMAGE_CONFIG_KINDS:
-        if self._get_param(kind):
-            config[kind] = self._get_param(kind)
+        if kind in params:
+            config[kind] = params[kind]
     config["LastModifiedTime"] = utcnow()
     return ActionResult({"AppImageConfigArn": config["AppImageConfigArn"]})
 
@@ -329,7 +460,12 @@ def list_app_image_configs(self: SageMakerResponse) -> ActionResult:
         for c in _studio(self)["app_image_configs"].values()
         if contains in c["AppImageConfigName"]
     ]
-    return ActionResult({"AppImageConfigs": configs})
+    sort_keys = {
+        "CreationTime": lambda c: c["CreationTime"],
+        "LastModifiedTime": lambda c: c["LastModifiedTime"],
+        "Name": lambda c: c["AppImageConfigName"],
+    }
+    return _page(self, "AppImageConfigs", configs, sort_keys)
 
 
 @_sagemaker_action
@@ -340,13 +476,78 @@ def delete_app_image_config(self: SageMakerResponse) -> ActionResult:
     return EmptyResult()
 
 
-def _check_custom_images(self: SageMakerResponse, user_settings: dict) -> None:
-    """Reject custom images that name a missing image, version or app image config, as AWS does."""
+# Studio apps run nothing here; their records let DeleteImage and UpdateDomain answer
+# ResourceInUse while a space runs the image, as on AWS.
+
+
+def _app_key(self: SageMakerResponse) -> tuple:
+    owner = self._get_param("SpaceName") or self._get_param("UserProfileName")
+    return (
+        self._get_param("DomainId"),
+        owner,
+        self._get_param("AppType"),
+        self._get_param("AppName"),
+    )
+
+
+@_sagemaker_action
+def create_app(self: SageMakerResponse) -> ActionResult:
+    domain_id = self._get_param("DomainId")
+    domain = self.sagemaker_backend.domains.get(domain_id)
+    if domain is None:
+        raise ResourceNotFound(f"Domain {domain_id} does not exist.")
+    key, apps = _app_key(self), _studio(self)["apps"]
+    if key in apps and apps[key]["Status"] != "Deleted":
+        raise ResourceInUseException(f"App {key[3]} already exists in {key[1]}.")
+    spec = self._get_param("ResourceSpec") or {}
+    if spec.get("SageMakerImageArn"):
+        name = spec["SageMakerImageArn"].rsplit("/", 1)[1]
+        _usable_image(self, name)
+    apps[key] = {
+        "AppArn": arn_formatter("app", "/".join(key[:4]), self.current_account, self.region),
+        "DomainId": domain_id,
+        **({"SpaceName": key[1]} if self._get_param("SpaceName") else {"UserProfileName": key[1]}),
+        "AppType": key[2],
+        "AppName": key[3],
+        "Status": "InService",
+        "ResourceSpec": spec,
+        "CreationTime": utcnow(),
+    }
+    return ActionResult({"AppArn": apps[key]["AppArn"]})
+
+
+def _app(self: SageMakerResponse) -> dict:
+    app = _studio(self)["apps"].get(_app_key(self))
+    if app is None:
+        raise ResourceNotFound(f"App {self._get_param('AppName')} does not exist.")
+    return app
+
+
+@_sagemaker_action
+def describe_app(self: SageMakerResponse) -> ActionResult:
+    return ActionResult(_app(self))
+
+
+@_sagemaker_action
+def delete_app(self: SageMakerResponse) -> ActionResult:
+    app = _app(self)
+    if app["Status"] == "Deleted":
+        raise ResourceNotFound(f"App {app['AppName']} is already deleted.")
+    app["Status"] = "Deleted"
+    return EmptyResult()
+
+
+def _check_custom_images(self: SageMakerResponse, domain, user_settings: dict) -> None:
+    """Reject custom images that name a missing image, version or app image config, and the
+    removal of an image a running app uses, as AWS does."""
     studio = _studio(self)
     for app in ("JupyterLabAppSettings", "KernelGatewayAppSettings", "CodeEditorAppSettings"):
-        for entry in (user_settings.get(app) or {}).get("CustomImages") or []:
+        if app not in user_settings:
+            continue
+        entries = (user_settings.get(app) or {}).get("CustomImages") or []
+        for entry in entries:
             image = studio["images"].get(entry.get("ImageName"))
-            if image is None:
+            if image is None or image["ImageStatus"] == "DELETING":
                 raise ValidationError(f"Image {entry.get('ImageName')} does not exist.")
             number = entry.get("ImageVersionNumber")
             if number is not None and number not in image["_versions"]:
@@ -357,6 +558,15 @@ def _check_custom_images(self: SageMakerResponse, user_settings: dict) -> None:
                 raise ValidationError(
                     f"App image config {entry.get('AppImageConfigName')} does not exist."
                 )
+        kept = {entry.get("ImageName") for entry in entries}
+        current = ((domain.default_user_settings or {}).get(app) or {}).get("CustomImages") or []
+        for entry in current:
+            image = studio["images"].get(entry["ImageName"])
+            if entry["ImageName"] in kept or image is None:
+                continue
+            apps = [a for a in _running_apps(self, image["ImageArn"]) if a["DomainId"] == domain.id]
+            if apps:
+                raise ResourceInUseException(_in_use_message(image, apps))
 
 
 @_sagemaker_action
@@ -366,7 +576,7 @@ def update_domain(self: SageMakerResponse) -> ActionResult:
     if domain is None:
         raise ResourceNotFound(f"Domain {domain_id} does not exist.")
     user_settings = self._get_param("DefaultUserSettings") or {}
-    _check_custom_images(self, user_settings)
+    _check_custom_images(self, domain, user_settings)
     # AWS replaces each settings block named in the request and keeps the others.
     domain.default_user_settings = {**(domain.default_user_settings or {}), **user_settings}
     if space_settings := self._get_param("DefaultSpaceSettings"):

@@ -264,7 +264,7 @@ def test_workload_identity_signs_in_without_a_secret():
         protocol="http",
     )
     try:
-        assert session.sql("SELECT CURRENT_USER()").collect()[0][0] == "AWS_WORKLOAD_IDENTITY"
+        assert session.sql("SELECT CURRENT_USER()").collect()[0][0] == "SAGEMAKER_TRAINING_WIF"
     finally:
         session.close()
 

@@ -46,6 +46,9 @@ def training_tables(tmp_path_factory):
         },
     )
     session = connection.session(SECRET)
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}").collect()  # sign-in creates none
+    session.sql(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.PUBLIC").collect()
+    session.use_schema(f"{DATABASE}.PUBLIC")
     folder = data.source_folder(
         "generated", rows=6_000, seed=11, cache_dir=tmp_path_factory.mktemp("c")
     )

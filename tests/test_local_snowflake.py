@@ -97,12 +97,10 @@ def test_sign_in_to_a_database_without_the_schema_sets_the_database_only(unique)
         assert (row.D, row.S) == (database, None)
         with pytest.raises(SnowparkSQLException, match="does not have a current schema"):
             session.table("ANY_TABLE").collect()
-        assert (
-            session.sql(
-                "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = 'NO_SUCH_SCHEMA'"
-            ).collect()[0][0]
-            == 0
-        )
+        schemata = session.sql(
+            "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = 'NO_SUCH_SCHEMA'"
+        ).collect()
+        assert schemata[0][0] == 0
     finally:
         session.sql(f"DROP DATABASE IF EXISTS {database}").collect()
         session.close()

@@ -191,6 +191,32 @@ def test_connection_parameters_per_kind(plain, encrypted):
     assert "private_key" not in wif and "password" not in wif
 
 
+def test_defaults_fill_only_what_neither_the_secret_nor_the_overrides_name():
+    defaults = {"warehouse": "HOL_WH", "database": "HOL_DB", "schema": "PUBLIC"}
+    secret = connection.parse_secret(base(token=TOKEN, database="SECRET_DB"))
+    params = connection.connection_parameters(secret, defaults, schema="JOB_SCHEMA")
+    assert (params["warehouse"], params["database"], params["schema"]) == (
+        "HOL_WH",
+        "SECRET_DB",
+        "JOB_SCHEMA",
+    )
+    wif = connection.connection_parameters(None, defaults, account="myorg-acct", database=None)
+    assert (wif["warehouse"], wif["database"], wif["schema"]) == ("HOL_WH", "HOL_DB", "PUBLIC")
+
+
+def test_workload_identity_statements_are_complete():
+    arn = "arn:aws:iam::123456789012:role/SageMakerSnowparkTutorialRole"
+    text = connection.workload_identity_statements(arn)
+    assert text.splitlines()[0] == "USE ROLE USERADMIN;"
+    create = " ".join(text.split("GRANT")[0].split())
+    assert create == (
+        "USE ROLE USERADMIN; CREATE USER IF NOT EXISTS SAGEMAKER_TRAINING_WIF TYPE = SERVICE "
+        f"WORKLOAD_IDENTITY = (TYPE = AWS ARN = '{arn}') DEFAULT_ROLE = SAGEMAKER_TUTORIAL "
+        "DEFAULT_WAREHOUSE = HOL_WH DEFAULT_NAMESPACE = HOL_DB.PUBLIC;"
+    )
+    assert text.splitlines()[-1] == "GRANT ROLE SAGEMAKER_TUTORIAL TO USER SAGEMAKER_TRAINING_WIF;"
+
+
 # --- Against the local stack ---------------------------------------------------------------
 
 
@@ -267,6 +293,40 @@ def test_workload_identity_signs_in_without_a_secret():
         assert session.sql("SELECT CURRENT_USER()").collect()[0][0] == "SAGEMAKER_TRAINING_WIF"
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(
+    "names, reason",
+    [
+        (
+            {"database": "NO_SUCH_DB"},
+            "The Snowflake session has no current database (database NO_SUCH_DB does not exist "
+            "or role SAGEMAKER_TUTORIAL may not use it): create it with notebook 03, or set the "
+            "database hyperparameter",
+        ),
+        (
+            {"database": "CONNECTION_TESTS", "schema": "NO_SUCH_SCHEMA"},
+            "The Snowflake session has no current schema (schema CONNECTION_TESTS.NO_SUCH_SCHEMA",
+        ),
+        (
+            {"database": "CONNECTION_TESTS", "warehouse": None},
+            "The Snowflake session has no current warehouse (no warehouse was named)",
+        ),
+    ],
+)
+def test_a_session_without_its_namespace_says_what_to_set(unique, plain, names, reason):
+    name = f"tests/namespace-{unique}"
+    connection.store_secret(name, emulator_fields(privateKey=plain.private_pem))
+    setup = connection.session(name)
+    setup.sql("CREATE DATABASE IF NOT EXISTS CONNECTION_TESTS").collect()
+    setup.sql("CREATE SCHEMA IF NOT EXISTS CONNECTION_TESTS.PUBLIC").collect()
+    setup.close()
+    names = {"warehouse": "HOL_WH", **names}
+    with pytest.raises(TutorialError) as raised:
+        connection.session(name, require_namespace=True, **{k: v for k, v in names.items() if v})
+    assert str(raised.value).startswith(reason) and "\n" not in str(raised.value)
+    session = connection.session(name, require_namespace=True, warehouse="HOL_WH")
+    session.close()  # the secret's database and schema exist now: no error
 
 
 def test_an_unreachable_snowflake_fails_fast_with_a_clear_reason(unique, plain):

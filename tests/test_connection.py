@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.local import snowflake as local_snowflake
+from sagemaker_snowpark.local import stack
 
 PASSPHRASE = "correct horse battery staple"
 TOKEN = "pat-token-value-1234567890"
@@ -215,6 +218,20 @@ def test_workload_identity_statements_are_complete():
         "DEFAULT_WAREHOUSE = HOL_WH DEFAULT_NAMESPACE = HOL_DB.PUBLIC;"
     )
     assert text.splitlines()[-1] == "GRANT ROLE SAGEMAKER_TUTORIAL TO USER SAGEMAKER_TRAINING_WIF;"
+
+
+def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    printed = connection.workload_identity_statements("<execution role ARN>")
+    assert f"```sql\n{printed}\n```" in readme
+    # The local stack signs in as the README's user, with the README's role as its default.
+    assert f"CREATE USER IF NOT EXISTS {stack.SNOWFLAKE_USER} TYPE = SERVICE" in readme
+    assert f"DEFAULT_ROLE = {local_snowflake.DEFAULT_ROLE};" in readme
+    assert f"CREATE USER IF NOT EXISTS {local_snowflake.WORKLOAD_IDENTITY_USER} " in printed
+    # Granting account privileges needs MANAGE GRANTS: SECURITYADMIN, not USERADMIN.
+    before_grant = readme.split("GRANT CREATE WAREHOUSE, CREATE DATABASE ON ACCOUNT")[0]
+    assert before_grant.rsplit("USE ROLE ", 1)[1].startswith("SECURITYADMIN;")
+    assert "ALTER USER SAGEMAKER_TRAINING SET NETWORK_POLICY = " in readme
 
 
 # --- Against the local stack ---------------------------------------------------------------

@@ -234,6 +234,21 @@ def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses()
     assert "ALTER USER SAGEMAKER_TRAINING SET NETWORK_POLICY = " in readme
 
 
+def test_notebook_02_prints_the_names_a_real_account_has():
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "02_store_snowflake_secret.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+    )
+    assert "USE ROLE USERADMIN;\nALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY='" in printed
+    assert "Signed in to Snowflake as SAGEMAKER_TRAINING with role SAGEMAKER_TUTORIAL." in printed
+    arn = "arn:aws:iam::123456789012:role/SageMakerSnowparkTutorialRole"
+    assert connection.workload_identity_statements(arn) in printed
+
+
 # --- Against the local stack ---------------------------------------------------------------
 
 

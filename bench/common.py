@@ -57,6 +57,9 @@ def secret_for(rows: int) -> str:
     )
     session = connection.session(name)
     try:
+        session.sql(f"CREATE DATABASE IF NOT EXISTS {database}").collect()  # sign-in creates none
+        session.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC").collect()
+        session.use_schema(f"{database}.PUBLIC")
         try:
             if session.table(data.TRAINING_TABLE).count() == rows:
                 return name

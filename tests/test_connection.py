@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.local import snowflake as local_snowflake
+from sagemaker_snowpark.local import stack
 
 PASSPHRASE = "correct horse battery staple"
 TOKEN = "pat-token-value-1234567890"
@@ -191,6 +194,61 @@ def test_connection_parameters_per_kind(plain, encrypted):
     assert "private_key" not in wif and "password" not in wif
 
 
+def test_defaults_fill_only_what_neither_the_secret_nor_the_overrides_name():
+    defaults = {"warehouse": "HOL_WH", "database": "HOL_DB", "schema": "PUBLIC"}
+    secret = connection.parse_secret(base(token=TOKEN, database="SECRET_DB"))
+    params = connection.connection_parameters(secret, defaults, schema="JOB_SCHEMA")
+    assert (params["warehouse"], params["database"], params["schema"]) == (
+        "HOL_WH",
+        "SECRET_DB",
+        "JOB_SCHEMA",
+    )
+    wif = connection.connection_parameters(None, defaults, account="myorg-acct", database=None)
+    assert (wif["warehouse"], wif["database"], wif["schema"]) == ("HOL_WH", "HOL_DB", "PUBLIC")
+
+
+def test_workload_identity_statements_are_complete():
+    arn = "arn:aws:iam::123456789012:role/SageMakerSnowparkTutorialRole"
+    text = connection.workload_identity_statements(arn)
+    assert text.splitlines()[0] == "USE ROLE USERADMIN;"
+    create = " ".join(text.split("GRANT")[0].split())
+    assert create == (
+        "USE ROLE USERADMIN; CREATE USER IF NOT EXISTS SAGEMAKER_TRAINING_WIF TYPE = SERVICE "
+        f"WORKLOAD_IDENTITY = (TYPE = AWS ARN = '{arn}') DEFAULT_ROLE = SAGEMAKER_TUTORIAL "
+        "DEFAULT_WAREHOUSE = HOL_WH DEFAULT_NAMESPACE = HOL_DB.PUBLIC;"
+    )
+    assert text.splitlines()[-1] == "GRANT ROLE SAGEMAKER_TUTORIAL TO USER SAGEMAKER_TRAINING_WIF;"
+
+
+def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    printed = connection.workload_identity_statements("<execution role ARN>")
+    assert f"```sql\n{printed}\n```" in readme
+    # The local stack signs in as the README's user, with the README's role as its default.
+    assert f"CREATE USER IF NOT EXISTS {stack.SNOWFLAKE_USER} TYPE = SERVICE" in readme
+    assert f"DEFAULT_ROLE = {local_snowflake.DEFAULT_ROLE};" in readme
+    assert f"CREATE USER IF NOT EXISTS {local_snowflake.WORKLOAD_IDENTITY_USER} " in printed
+    # Granting account privileges needs MANAGE GRANTS: SECURITYADMIN, not USERADMIN.
+    before_grant = readme.split("GRANT CREATE WAREHOUSE, CREATE DATABASE ON ACCOUNT")[0]
+    assert before_grant.rsplit("USE ROLE ", 1)[1].startswith("SECURITYADMIN;")
+    assert "ALTER USER SAGEMAKER_TRAINING SET NETWORK_POLICY = " in readme
+
+
+def test_notebook_02_prints_the_names_a_real_account_has():
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "02_store_snowflake_secret.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+    )
+    assert "USE ROLE USERADMIN;\nALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY='" in printed
+    assert "Signed in to Snowflake as SAGEMAKER_TRAINING with role SAGEMAKER_TUTORIAL." in printed
+    arn = "arn:aws:iam::123456789012:role/SageMakerSnowparkTutorialRole"
+    assert connection.workload_identity_statements(arn) in printed
+
+
 # --- Against the local stack ---------------------------------------------------------------
 
 
@@ -264,9 +322,43 @@ def test_workload_identity_signs_in_without_a_secret():
         protocol="http",
     )
     try:
-        assert session.sql("SELECT CURRENT_USER()").collect()[0][0] == "AWS_WORKLOAD_IDENTITY"
+        assert session.sql("SELECT CURRENT_USER()").collect()[0][0] == "SAGEMAKER_TRAINING_WIF"
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(
+    "names, reason",
+    [
+        (
+            {"database": "NO_SUCH_DB"},
+            "The Snowflake session has no current database (database NO_SUCH_DB does not exist "
+            "or role SAGEMAKER_TUTORIAL may not use it): create it with notebook 03, or set the "
+            "database hyperparameter",
+        ),
+        (
+            {"database": "CONNECTION_TESTS", "schema": "NO_SUCH_SCHEMA"},
+            "The Snowflake session has no current schema (schema CONNECTION_TESTS.NO_SUCH_SCHEMA",
+        ),
+        (
+            {"database": "CONNECTION_TESTS", "warehouse": None},
+            "The Snowflake session has no current warehouse (no warehouse was named)",
+        ),
+    ],
+)
+def test_a_session_without_its_namespace_says_what_to_set(unique, plain, names, reason):
+    name = f"tests/namespace-{unique}"
+    connection.store_secret(name, emulator_fields(privateKey=plain.private_pem))
+    setup = connection.session(name)
+    setup.sql("CREATE DATABASE IF NOT EXISTS CONNECTION_TESTS").collect()
+    setup.sql("CREATE SCHEMA IF NOT EXISTS CONNECTION_TESTS.PUBLIC").collect()
+    setup.close()
+    names = {"warehouse": "HOL_WH", **names}
+    with pytest.raises(TutorialError) as raised:
+        connection.session(name, require_namespace=True, **{k: v for k, v in names.items() if v})
+    assert str(raised.value).startswith(reason) and "\n" not in str(raised.value)
+    session = connection.session(name, require_namespace=True, warehouse="HOL_WH")
+    session.close()  # the secret's database and schema exist now: no error
 
 
 def test_an_unreachable_snowflake_fails_fast_with_a_clear_reason(unique, plain):

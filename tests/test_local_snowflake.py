@@ -14,8 +14,9 @@ from snowflake.snowpark.exceptions import SnowparkSQLException
 from sagemaker_snowpark.local import stack
 
 
-def local_session(database: str, **extra) -> Session:
-    return Session.builder.configs(
+def local_session(database: str, create: bool = True, **extra) -> Session:
+    """A session on `database`.PUBLIC; with `create`, made first (sign-in creates nothing)."""
+    session = Session.builder.configs(
         {
             "account": os.environ["SNOWFLAKE_ACCOUNT"],
             "user": os.environ["SNOWFLAKE_USER"],
@@ -29,6 +30,11 @@ def local_session(database: str, **extra) -> Session:
             **extra,
         }
     ).create()
+    if create:
+        session.sql(f"CREATE DATABASE IF NOT EXISTS {database}").collect()
+        session.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC").collect()
+        session.use_schema(f"{database}.PUBLIC")
+    return session
 
 
 @pytest.fixture
@@ -45,7 +51,82 @@ def test_session_functions_answer_the_sign_in(session):
         "SELECT CURRENT_USER() AS U, CURRENT_ROLE() AS R, CURRENT_WAREHOUSE() AS W, "
         "CURRENT_ACCOUNT() AS A"
     ).collect()[0]
-    assert (row.U, row.R, row.W, row.A) == ("LEARNER", "TUTORIAL_ROLE", "LOGIN_WH", "LOCALSTACK")
+    assert (row.U, row.R, row.W, row.A) == (
+        "SAGEMAKER_TRAINING",
+        "TUTORIAL_ROLE",
+        "LOGIN_WH",
+        "LOCALSTACK",
+    )
+
+
+def test_the_stack_uses_the_names_a_real_account_has(unique):
+    # The README's set-up creates user SAGEMAKER_TRAINING with DEFAULT_ROLE SAGEMAKER_TUTORIAL.
+    assert os.environ["SNOWFLAKE_USER"] == "SAGEMAKER_TRAINING"
+    session = local_session(f"TEST_{unique.upper()}", create=False)
+    try:
+        assert session.sql("SELECT CURRENT_USER(), CURRENT_ROLE()").collect()[0] == (
+            "SAGEMAKER_TRAINING",
+            "SAGEMAKER_TUTORIAL",
+        )
+    finally:
+        session.close()
+
+
+def test_sign_in_does_not_create_a_missing_database(state_dir, unique):
+    database = f"MISSING_{unique.upper()}"
+    session = local_session(database, create=False)
+    try:
+        # As on Snowflake: signed in, with no current database and no current schema.
+        row = session.sql("SELECT CURRENT_DATABASE() AS D, CURRENT_SCHEMA() AS S").collect()[0]
+        assert (row.D, row.S) == (None, None)
+        with pytest.raises(SnowparkSQLException, match="does not have a current database"):
+            session.table("MAINTENANCE_HUM").collect()
+        assert not (state_dir / "snowflake" / f"{database}.db").exists()
+        with pytest.raises(SnowparkSQLException, match="does not exist"):
+            session.sql(f"DROP DATABASE {database}").collect()
+    finally:
+        session.close()
+
+
+def test_sign_in_to_a_database_without_the_schema_sets_the_database_only(unique):
+    database = f"TEST_{unique.upper()}"
+    local_session(database).close()
+    session = local_session(database, create=False, schema="NO_SUCH_SCHEMA")
+    try:
+        row = session.sql("SELECT CURRENT_DATABASE() AS D, CURRENT_SCHEMA() AS S").collect()[0]
+        assert (row.D, row.S) == (database, None)
+        with pytest.raises(SnowparkSQLException, match="does not have a current schema"):
+            session.table("ANY_TABLE").collect()
+        schemata = session.sql(
+            "SELECT COUNT(*) FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = 'NO_SUCH_SCHEMA'"
+        ).collect()
+        assert schemata[0][0] == 0
+    finally:
+        session.sql(f"DROP DATABASE IF EXISTS {database}").collect()
+        session.close()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("schema", "PUBLIC; DROP TABLE KEEP"),
+        ("schema", "PUBLIC'; DROP TABLE KEEP; --"),
+        ("database", "{database}; DROP TABLE {database}.PUBLIC.KEEP"),
+        ("database", "{database}'; DROP TABLE {database}.PUBLIC.KEEP; --"),
+    ],
+)
+def test_sign_in_names_never_run_as_sql(unique, field, value):
+    database = f"TEST_{unique.upper()}"
+    owner = local_session(database)
+    owner.sql("CREATE OR REPLACE TABLE KEEP AS SELECT 1 AS ONE").collect()
+    names = {"database": database, "schema": "PUBLIC", field: value.format(database=database)}
+    try:
+        signed_in = local_session(names["database"], create=False, schema=names["schema"])
+        signed_in.close()
+        assert owner.table("KEEP").collect()[0].ONE == 1
+    finally:
+        owner.sql(f"DROP DATABASE IF EXISTS {database}").collect()
+        owner.close()
 
 
 def test_warehouse_statements(session):
@@ -137,7 +218,8 @@ def test_tables_survive_a_restart(tmp_path):
         saved = dict(os.environ)
         try:
             stack.apply_environment(env)
-            session = local_session("RESTART_DB")
+            # The second round signs in to the database the first created: it is current again.
+            session = local_session("RESTART_DB", create=round_ == "write")
             if round_ == "write":
                 session.sql("CREATE OR REPLACE TABLE KEPT AS SELECT 7 AS SEVEN").collect()
             else:

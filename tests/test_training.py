@@ -46,6 +46,9 @@ def training_tables(tmp_path_factory):
         },
     )
     session = connection.session(SECRET)
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}").collect()  # sign-in creates none
+    session.sql(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.PUBLIC").collect()
+    session.use_schema(f"{DATABASE}.PUBLIC")
     folder = data.source_folder(
         "generated", rows=6_000, seed=11, cache_dir=tmp_path_factory.mktemp("c")
     )
@@ -130,6 +133,14 @@ def test_the_program_trains_both_models_and_writes_the_contract(training_tables,
     "hyperparameters, reason",
     [
         ({"table": "NO_SUCH_TABLE"}, "Table NO_SUCH_TABLE does not exist"),
+        (
+            {"database": "NO_SUCH_DB"},
+            "The Snowflake session has no current database (database NO_SUCH_DB does not exist",
+        ),
+        (
+            {"schema": "NO_SUCH_SCHEMA"},
+            f"The Snowflake session has no current schema (schema {DATABASE}.NO_SUCH_SCHEMA",
+        ),
         ({"table": "EMPTY_TABLE"}, "Table EMPTY_TABLE is empty: load it with notebook 03."),
         ({"table": "ONE_CLASS"}, "Table ONE_CLASS has labels of a single class (no failures"),
         ({"table": "NO_TORQUE"}, "Table NO_TORQUE has no column TORQUE_NM: rebuild it"),

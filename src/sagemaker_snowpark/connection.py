@@ -230,13 +230,16 @@ def _same(stored: str, value: str) -> bool:
         return False
 
 
-def connection_parameters(secret: SnowflakeSecret | None = None, **overrides) -> dict:
-    """The Snowflake connector's parameters: the secret's, then `overrides` (None values skipped).
+def connection_parameters(
+    secret: SnowflakeSecret | None = None, defaults: dict | None = None, **overrides
+) -> dict:
+    """The Snowflake connector's parameters: `defaults`, then the secret's, then `overrides`.
 
-    With no secret, sign-in is workload identity federation: `account` comes from the overrides
-    or SNOWFLAKE_ACCOUNT, and the caller's AWS role decides the Snowflake user.
+    None values are skipped. With no secret, sign-in is workload identity federation: `account`
+    comes from the overrides or SNOWFLAKE_ACCOUNT, and the caller's AWS role decides the user.
     """
     params: dict = dict(DEFAULT_TIMEOUTS)
+    params.update({k: v for k, v in (defaults or {}).items() if v is not None})
     if secret is None:
         account = overrides.pop("account", None) or os.environ.get("SNOWFLAKE_ACCOUNT")
         if not account:
@@ -265,10 +268,19 @@ def connection_parameters(secret: SnowflakeSecret | None = None, **overrides) ->
     return params
 
 
-def session(secret_name: str | None = None, region: str | None = None, **overrides):
+def session(
+    secret_name: str | None = None,
+    region: str | None = None,
+    *,
+    defaults: dict | None = None,
+    require_namespace: bool = False,
+    **overrides,
+):
     """A Snowpark Session signed in with the named secret (or workload identity without one).
 
-    `overrides` win over the secret, e.g. session(name, region, warehouse="BIG_WH").
+    `overrides` win over the secret, e.g. session(name, region, warehouse="BIG_WH"); `defaults`
+    apply where neither names a value. With `require_namespace`, a session without a current
+    database, schema or warehouse is closed and reported in one line (see check_namespace).
     """
     from snowflake.snowpark import Session
 
@@ -278,13 +290,92 @@ def session(secret_name: str | None = None, region: str | None = None, **overrid
             "Signing in with a password is legacy: Snowflake blocks single-factor passwords for "
             "most users. Switch the secret to a key pair (notebook 02)."
         )
-    params = connection_parameters(secret, **overrides)
+    params = connection_parameters(secret, defaults, **overrides)
     if secret is None and region:
         os.environ.setdefault("AWS_REGION", region)  # workload identity signs with the region
     try:
-        return Session.builder.configs(params).create()
+        created = Session.builder.configs(params).create()
     except Exception as error:
         raise sign_in_error(error, params) from None
+    if require_namespace:
+        try:
+            check_namespace(created, params)
+        except TutorialError:
+            created.close()
+            raise
+    return created
+
+
+def check_namespace(session, params: dict) -> None:
+    """One line naming what to set when the session has no current database, schema or warehouse.
+
+    Snowflake signs in even when the database, schema or warehouse asked for does not exist or
+    the role may not use it; every query then fails, for a table with a misleading "does not
+    exist" or "This session does not have a current database".
+    """
+    user, role, database, schema, warehouse = session.sql(
+        "SELECT CURRENT_USER(), CURRENT_ROLE(), CURRENT_DATABASE(), CURRENT_SCHEMA(), "
+        "CURRENT_WAREHOUSE()"
+    ).collect()[0]
+    grant = f"and GRANT ROLE {role} TO USER {user} if the role lacks it"
+    if database is None:
+        asked = params.get("database")
+        what = (
+            f"database {asked} does not exist or role {role} may not use it"
+            if asked
+            else ("no database was named")
+        )
+        raise TutorialError(
+            f"The Snowflake session has no current database ({what}): create it with notebook "
+            "03, or set the database hyperparameter or the secret's database (for workload "
+            f"identity, the user's DEFAULT_NAMESPACE), {grant}."
+        )
+    if schema is None:
+        asked = params.get("schema")
+        what = (
+            f"schema {database}.{asked} does not exist or role {role} may not use it"
+            if asked
+            else ("no schema was named")
+        )
+        raise TutorialError(
+            f"The Snowflake session has no current schema ({what}): create it with notebook 03, "
+            f"or set the schema hyperparameter or the secret's schema, {grant}."
+        )
+    if warehouse is None:
+        asked = params.get("warehouse")
+        what = (
+            f"warehouse {asked} does not exist or role {role} may not use it"
+            if asked
+            else ("no warehouse was named")
+        )
+        raise TutorialError(
+            f"The Snowflake session has no current warehouse ({what}): create it with notebook "
+            "03, or set the warehouse hyperparameter or the secret's warehouse (for workload "
+            f"identity, the user's DEFAULT_WAREHOUSE), {grant}."
+        )
+
+
+def workload_identity_statements(
+    role_arn: str,
+    user: str = "SAGEMAKER_TRAINING_WIF",
+    role: str = "SAGEMAKER_TUTORIAL",
+    warehouse: str = "HOL_WH",
+    database: str = "HOL_DB",
+    schema: str = "PUBLIC",
+) -> str:
+    """The statements that make an AWS IAM role a Snowflake user (workload identity federation).
+
+    USERADMIN creates users, and may grant the role it created (README); the defaults give the
+    job's session a role, warehouse, database and schema even when it names none.
+    """
+    return (
+        "USE ROLE USERADMIN;\n"
+        f"CREATE USER IF NOT EXISTS {user} TYPE = SERVICE\n"
+        f"  WORKLOAD_IDENTITY = (TYPE = AWS ARN = '{role_arn}')\n"
+        f"  DEFAULT_ROLE = {role} DEFAULT_WAREHOUSE = {warehouse}\n"
+        f"  DEFAULT_NAMESPACE = {database}.{schema};\n"
+        f"GRANT ROLE {role} TO USER {user};"
+    )
 
 
 def sign_in_error(error: Exception, params: dict) -> TutorialError:

@@ -8,6 +8,10 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - CREATE / ALTER / DROP WAREHOUSE and USE WAREHOUSE (warehouses are a no-op here; the name is
   kept per session so CURRENT_WAREHOUSE() answers it);
 - CURRENT_USER(), CURRENT_ROLE(), CURRENT_ACCOUNT() answer the session's sign-in, not "duckdb";
+  with no role named at sign-in, the role is the README's SAGEMAKER_TUTORIAL (the users' default);
+- sign-in never creates a database or schema: as on Snowflake, one named at sign-in becomes
+  current only when it exists (else CURRENT_DATABASE() is NULL and unqualified names fail with
+  "This session does not have a current database"), and the names are never pasted into SQL;
 - DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
@@ -32,6 +36,7 @@ import uuid
 from collections import OrderedDict
 from contextvars import ContextVar
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import fakesnow.server as fakesnow_server
@@ -39,6 +44,7 @@ import pyarrow as pa
 import uvicorn
 from fakesnow.arrow import to_ipc
 from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.expr import normalise_ident
 from fakesnow.instance import FakeSnow
 from fakesnow.transforms import stage as fakesnow_stage
 from sqlglot import exp, parse_one
@@ -51,6 +57,10 @@ from ..errors import TutorialError
 
 _REPLACED_ROUTES = ("/session/v1/login-request", "/queries/v1/query-request", "/session")
 _TOKEN_PREFIX = 'Snowflake Token="'
+# The names the README's set-up statements create: a sign-in naming no role gets the users'
+# DEFAULT_ROLE, and a workload-identity sign-in is the user created for the AWS role.
+DEFAULT_ROLE = "SAGEMAKER_TUTORIAL"
+WORKLOAD_IDENTITY_USER = "SAGEMAKER_TRAINING_WIF"
 
 
 # --- What each session signed in as
@@ -58,7 +68,7 @@ _TOKEN_PREFIX = 'Snowflake Token="'
 
 def _identity(conn) -> dict:
     return conn.__dict__.setdefault(
-        "tutorial_identity", {"user": "", "role": "PUBLIC", "account": "", "warehouse": None}
+        "tutorial_identity", {"user": "", "role": DEFAULT_ROLE, "account": "", "warehouse": None}
     )
 
 
@@ -74,21 +84,78 @@ async def login_request(request: Request) -> Response:
     if request.headers.get("Content-Encoding") == "gzip":
         body = gzip.decompress(body)
     data = json.loads(body).get("data", {})
-    response = await fakesnow_server.login_request(request)
+    query = request.query_params
+    # fakesnow would create the database and schema named at sign-in, pasting the names into
+    # SQL: it signs in with neither, and _use_namespace sets them as Snowflake does.
+    without_namespace = [
+        (k, v) for k, v in query.multi_items() if k not in ("databaseName", "schemaName")
+    ]
+    plain = Request({**request.scope, "query_string": urlencode(without_namespace).encode()})
+    plain._body = await request.body()  # Starlette's cached body: the stream is already read
+    response = await fakesnow_server.login_request(plain)
     payload = json.loads(response.body)
     if payload.get("success"):
         token = payload["data"]["token"]
-        identity = _identity(fakesnow_server.sessions[token])
+        conn = fakesnow_server.sessions[token]
+        identity = _identity(conn)
         # Workload identity names no user: the real service maps the AWS role to one.
-        identity["user"] = str(data.get("LOGIN_NAME") or "AWS_WORKLOAD_IDENTITY").upper()
+        identity["user"] = str(data.get("LOGIN_NAME") or WORKLOAD_IDENTITY_USER).upper()
         identity["account"] = str(data.get("ACCOUNT_NAME") or "").upper()
-        identity["role"] = (request.query_params.get("roleName") or "PUBLIC").upper()
-        identity["warehouse"] = (request.query_params.get("warehouse") or "").upper() or None
+        identity["role"] = (query.get("roleName") or DEFAULT_ROLE).upper()
+        identity["warehouse"] = (query.get("warehouse") or "").upper() or None
+        database, schema = _use_namespace(conn, query.get("databaseName"), query.get("schemaName"))
+        payload["data"]["sessionInfo"] = {"databaseName": database, "schemaName": schema}
         # Snowpark reads the session id (Session.close() cancels the session's queries by it),
         # and the connector only ends a session on close when it holds a master token.
         payload["data"]["sessionId"] = uuid.uuid4().int % 10**12
         payload["data"]["masterToken"] = "master-" + token
     return JSONResponse(payload, status_code=response.status_code)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _use_namespace(conn, database: str | None, schema: str | None) -> tuple[str | None, str | None]:
+    """Make the sign-in's database (and schema) current where they exist, as Snowflake does.
+
+    Snowflake signs in even when they do not exist (or the role may not use them): the session
+    then has no current database, or no current schema. The names are looked up as parameters
+    and used quoted, so no sign-in value ever runs as SQL.
+    """
+    duck = conn._duck_conn
+    database = database and normalise_ident(database)
+    schema = schema and normalise_ident(schema)
+    if not database:
+        return None, None
+    found = duck.execute(
+        "SELECT catalog_name FROM information_schema.schemata WHERE upper(catalog_name) = upper(?)"
+        " LIMIT 1",
+        [database],
+    ).fetchone()
+    if found is None:
+        return None, None
+    catalog = found[0]
+    found = (
+        schema
+        and duck.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE catalog_name = ? AND upper(schema_name) = upper(?) LIMIT 1",
+            [catalog, schema],
+        ).fetchone()
+    )
+    if found:
+        duck.execute(f"USE {_quoted(catalog)}.{_quoted(found[0])}")
+        conn.database, conn._schema, conn.database_set, conn.schema_set = (
+            catalog,
+            found[0],
+            True,
+            True,
+        )
+        return catalog, found[0]
+    duck.execute(f"USE {_quoted(catalog)}")
+    conn.database, conn.database_set = catalog, True
+    return catalog, None
 
 
 async def session_request(request: Request) -> Response:
@@ -306,7 +373,8 @@ def _as_column(original: exp.Expression, replacement: exp.Expression, name: str)
 
 
 def _transform(self: FakeSnowflakeCursor, expression, params):
-    identity = _identity(self._conn)
+    conn = self._conn
+    identity = _identity(conn)
 
     def session_functions(node):
         values = {
@@ -314,6 +382,11 @@ def _transform(self: FakeSnowflakeCursor, expression, params):
             exp.CurrentRole: ("CURRENT_ROLE()", identity["role"]),
             exp.CurrentAccount: ("CURRENT_ACCOUNT()", identity["account"]),
             exp.CurrentWarehouse: ("CURRENT_WAREHOUSE()", identity["warehouse"]),
+            exp.CurrentDatabase: (
+                "CURRENT_DATABASE()",
+                conn.database if conn.database_set else None,
+            ),
+            exp.CurrentSchema: ("CURRENT_SCHEMA()", conn._schema if conn.schema_set else None),
         }
         for kind, (name, value) in values.items():
             if isinstance(node, kind):

@@ -29,7 +29,7 @@ ADMINISTRATOR_USER = "stack-administrator"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 DOMAIN_NAME = "tutorial-studio"
 SNOWFLAKE_ACCOUNT = "LOCALSTACK"
-SNOWFLAKE_USER = "LEARNER"
+SNOWFLAKE_USER = "SAGEMAKER_TRAINING"  # the README's set-up statements create this user
 # The domain starts with a team's image attached, so the tutorial shows that attaching its own
 # image keeps the others.
 EXISTING_STUDIO_IMAGE = "team-data-science"

@@ -242,14 +242,26 @@ class Phases:
         log(f"{message} in {self.seconds[name]:.1f} s{memory}")
 
 
+# What notebook 03 creates: used where neither the hyperparameters nor the secret name one, so
+# the session always has a database, schema and warehouse (a workload-identity sign-in has no
+# secret, and a user without DEFAULT_NAMESPACE would otherwise have no current database).
+NAMESPACE_DEFAULTS = {"warehouse": "HOL_WH", "database": "HOL_DB", "schema": "PUBLIC"}
+
+
 def _sign_in(params: dict, region: str | None):
-    overrides = {k: params[k] or None for k in ("database", "schema", "warehouse")}
+    overrides = {k: params[k] or None for k in NAMESPACE_DEFAULTS}
     if not params["secret_name"]:
         overrides["account"] = params["snowflake_account"] or None
         log("no secret_name: signing in with workload identity (the job's IAM role)")
     # Two chunks downloading ahead keep the reader busy; more would only hold more memory.
     overrides["client_prefetch_threads"] = 2
-    return connection.session(params["secret_name"] or None, region, **overrides)
+    return connection.session(
+        params["secret_name"] or None,
+        region,
+        defaults=NAMESPACE_DEFAULTS,
+        require_namespace=True,  # a clear reason now, not "table does not exist" later
+        **overrides,
+    )
 
 
 def run(paths: Paths) -> dict:

@@ -119,6 +119,8 @@ def _environment(files: StackFiles, aws_port: int, snowflake_port: int) -> dict[
         "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES": "127.0.0.1",
         "TUTORIAL_DATA": "generated",
         "SNOWPARK_LOCAL_STATE": str(files.state_dir),
+        # The notebooks read no tutorial.env: a learner's real account never mixes in.
+        "SAGEMAKER_SNOWPARK_ENV_FILE": "",
     }
 
 

@@ -6,8 +6,9 @@ The package the tutorial's notebooks import, and the training program's code.
 __version__ = "0.1.0"
 
 
-def _show_tutorial_errors_briefly() -> None:
-    """In a notebook, show a TutorialError as its one line, without a traceback to scroll."""
+def _set_up_notebook() -> None:
+    """In a notebook, show a TutorialError as its one line, without a traceback to scroll, and
+    read the learner's tutorial.env."""
     try:
         from IPython import get_ipython
     except ImportError:  # the training image has no IPython
@@ -23,6 +24,11 @@ def _show_tutorial_errors_briefly() -> None:
         return brief
 
     shell.set_custom_exc((TutorialError,), show)
+    # A notebook's settings: the kernel's environment, then tutorial.env (see settings.py). The
+    # training program and scripts read only their environment.
+    from .settings import load_env_file
+
+    load_env_file()
 
 
-_show_tutorial_errors_briefly()
+_set_up_notebook()

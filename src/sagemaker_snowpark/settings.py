@@ -1,7 +1,10 @@
-"""Where the notebooks' AWS settings come from: the environment first, then AWS's own defaults.
+"""Where the notebooks' settings come from: the environment first, then `tutorial.env`, then AWS's
+own defaults.
 
 The same cells run in SageMaker Studio, on a laptop signed in to AWS, and against the local stack
-(whose environment sets every variable below).
+(whose environment sets every variable below). A Studio space starts its kernels from a server
+that no shell file (`~/.bashrc`) reaches, so the learner's few values live in `tutorial.env`, a
+file in the repository's root that the package reads when a notebook imports it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import boto3
 from .errors import TutorialError
 
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
+ENV_FILE = "tutorial.env"
+# Names another file; empty reads none (the local stack sets it so, so a learner's real values
+# never mix into its runs).
+ENV_FILE_VARIABLE = "SAGEMAKER_SNOWPARK_ENV_FILE"
 PACKAGES = (
     "sagemaker",
     "boto3",
@@ -24,6 +31,54 @@ PACKAGES = (
     "snowflake-connector-python",
     "sagemaker-snowpark",
 )
+
+
+def env_file(start: Path | None = None) -> Path | None:
+    """The file of settings: the one SAGEMAKER_SNOWPARK_ENV_FILE names, else tutorial.env in the
+    notebook's folder or the one above it (the repository's root)."""
+    if ENV_FILE_VARIABLE in os.environ:
+        named = os.environ[ENV_FILE_VARIABLE]
+        return Path(named).expanduser() if named else None
+    start = start or Path.cwd()
+    for folder in (start, start.parent):
+        if (folder / ENV_FILE).is_file():
+            return folder / ENV_FILE
+    return None
+
+
+def load_env_file(path: Path | None = None) -> list[str]:
+    """Set each NAME=value of the file that the environment does not set already; the names set.
+
+    Values are never echoed: a learner may put a path there, never a secret, but errors name the
+    line, not its text, in case one does.
+    """
+    path = path or env_file()
+    if path is None:
+        return []
+    if not path.is_file():
+        raise TutorialError(
+            f"{ENV_FILE_VARIABLE} names {path}, which is not a file: fix the path, or unset it."
+        )
+    values = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name.isidentifier():
+            raise TutorialError(
+                f"{path} line {number} is not NAME=value (e.g. SNOWFLAKE_USER=SAGEMAKER_TRAINING): "
+                "fix or remove it."
+            )
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]  # NAME="value" as a shell would write it
+        values[name] = value
+    # All or nothing: a bad line leaves the environment as it was.
+    loaded = [name for name in values if name not in os.environ]
+    for name in loaded:
+        os.environ[name] = values[name]
+    return loaded
 
 
 def region() -> str:

@@ -126,6 +126,8 @@ def _environment(
         "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES": "127.0.0.1",
         "TUTORIAL_DATA": "generated",
         "SNOWPARK_LOCAL_STATE": str(files.state_dir),
+        # The notebooks read no tutorial.env: a learner's real account never mixes in.
+        "SAGEMAKER_SNOWPARK_ENV_FILE": "",
     }
 
 

@@ -1,0 +1,197 @@
+"""The way in: notebook 00 in a kernel without the package, and the tutorial.env file.
+
+A new SageMaker Studio space's kernel has neither Snowpark nor this package. These tests run
+notebook 00 in such a kernel (a virtualenv that sees this environment's libraries but not the
+package) and check that it stops with the install command the README gives, as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from sagemaker_snowpark import settings
+from sagemaker_snowpark.errors import TutorialError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "00_check_environment.ipynb"
+STUDIO_INSTALL = "python -m pip install --user -e '.[notebooks]'"
+VENV_INSTALL = "python -m pip install -e '.[notebooks]'"
+
+
+def first_code_cell() -> str:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def kernel_environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PYTHONNOUSERSITE"] = "1"  # nothing from this machine's user site
+    env.pop(settings.ENV_FILE_VARIABLE, None)
+    env.update(extra)
+    return env
+
+
+def run(notebook, python: str, cwd: Path, env: dict[str, str]) -> None:
+    """Execute `notebook` in an IPython kernel of `python`, like JupyterLab: in `cwd`."""
+    with tempfile.TemporaryDirectory(prefix="kernel-") as scratch:
+        spec = Path(scratch) / "kernels" / "way-in"
+        spec.mkdir(parents=True)
+        argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
+        manager = KernelManager(
+            kernel_name="way-in",
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]),
+            transport="ipc",
+            ip=f"{scratch}/ipc",
+        )
+        client = NotebookClient(
+            notebook, km=manager, timeout=60, resources={"metadata": {"path": str(cwd)}}
+        )
+        try:
+            client.execute(env=env)
+        finally:
+            manager.shutdown_kernel()
+
+
+@pytest.fixture(scope="module")
+def python_without_package(tmp_path_factory) -> str:
+    """A virtualenv whose path holds this environment's site-packages as a plain folder: its
+    libraries import (IPython, ipykernel, boto3), but the editable install's .pth is not read."""
+    venv = tmp_path_factory.mktemp("no-package") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "shared.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    probe = subprocess.run(
+        [python, "-c", "import IPython, ipykernel, sagemaker_snowpark"],
+        capture_output=True,
+        text=True,
+        env=kernel_environment(),
+    )
+    assert "No module named 'sagemaker_snowpark'" in probe.stderr, probe.stderr
+    return python
+
+
+def test_notebook_00_without_the_package_stops_with_the_install_command(python_without_package):
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None  # the committed run's, on the stack
+    with pytest.raises(CellExecutionError):
+        run(notebook, python_without_package, NOTEBOOK.parent, kernel_environment())
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    [error] = code[0].outputs
+    assert error["output_type"] == "error"
+    assert error["ename"] == "NotInstalled"
+    # One line, no traceback, and the command for this kernel's own Python (a virtualenv: no
+    # --user, which pip refuses there).
+    [line] = error["traceback"]
+    assert f"{python_without_package} -m pip install -e '.[notebooks]'" in line
+    assert "restart the kernel" in line
+    assert "ModuleNotFoundError" not in line
+    # Run all stops there.
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code[1:])
+
+
+def test_outside_a_virtualenv_the_command_installs_for_the_user(tmp_path):
+    """A Studio space's kernel is the distribution's conda Python, not a virtualenv: the command
+    is the README's, with --user so that the package stays in the home folder."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    probe = [base, "-I", "-c", "import sys; assert sys.prefix == sys.base_prefix"]
+    assert subprocess.run(probe).returncode == 0, f"{base} is not a base interpreter"
+    cell = subprocess.run(
+        [base, "-I", "-c", first_code_cell()], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert cell.returncode == 1
+    last = cell.stderr.strip().splitlines()[-1]
+    assert last.startswith("NotInstalled: ")
+    assert f"{base} -m pip install --user -e '.[notebooks]'" in last
+
+
+def test_readme_and_notebook_00_give_the_same_commands():
+    readme = (ROOT / "README.md").read_text()
+    start = next(
+        cell.source
+        for cell in nbformat.read(NOTEBOOK, as_version=4).cells
+        if cell.source.startswith("## Start here")
+    )
+    for text in (readme, start):
+        assert STUDIO_INSTALL in text
+        assert VENV_INSTALL in text
+        assert "tutorial.env.example" in text
+        assert "Python 3 (ipykernel)" in text
+    example = (ROOT / "tutorial.env.example").read_text()
+    assert "SNOWFLAKE_ACCOUNT=" in example and "SNOWFLAKE_USER=" in example
+    assert "tutorial.env\n" in (ROOT / ".gitignore").read_text()
+
+
+def test_a_notebook_reads_tutorial_env_and_the_environment_wins(tmp_path):
+    (tmp_path / "tutorial.env").write_text(
+        "# the learner's values\n\nSNOWFLAKE_ROLE='SAGEMAKER_TUTORIAL'\nSNOWFLAKE_USER=FROM_FILE\n"
+    )
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import os\n\nimport sagemaker_snowpark\n\n"
+            "print(os.environ['SNOWFLAKE_ROLE'], os.environ['SNOWFLAKE_USER'])"
+        )
+    ]
+    env = kernel_environment(PYTHONPATH=str(ROOT / "src"), SNOWFLAKE_USER="FROM_ENVIRONMENT")
+    env.pop("SNOWFLAKE_ROLE", None)
+    run(notebook, sys.executable, notebooks, env)  # the kernel starts in the notebook's folder
+    assert notebook.cells[0].outputs[0]["text"] == "SAGEMAKER_TUTORIAL FROM_ENVIRONMENT\n"
+
+
+def test_env_file_lookup(tmp_path, monkeypatch):
+    monkeypatch.delenv(settings.ENV_FILE_VARIABLE, raising=False)
+    inner = tmp_path / "notebooks"
+    inner.mkdir()
+    assert settings.env_file(inner) is None
+    (tmp_path / "tutorial.env").write_text("")
+    assert settings.env_file(inner) == tmp_path / "tutorial.env"
+    (inner / "tutorial.env").write_text("")
+    assert settings.env_file(inner) == inner / "tutorial.env"
+    monkeypatch.setenv(settings.ENV_FILE_VARIABLE, "")
+    assert settings.env_file(inner) is None
+    monkeypatch.setenv(settings.ENV_FILE_VARIABLE, str(tmp_path / "other.env"))
+    assert settings.env_file(inner) == tmp_path / "other.env"
+    with pytest.raises(TutorialError, match="which is not a file"):
+        settings.load_env_file()
+
+
+def test_env_file_bad_line_names_the_line_not_its_text(tmp_path, monkeypatch):
+    path = tmp_path / "tutorial.env"
+    path.write_text("SNOWFLAKE_ROLE=ME\nmy-passphrase-is-hunter2\n")
+    monkeypatch.delenv("SNOWFLAKE_ROLE", raising=False)
+    with pytest.raises(TutorialError) as raised:
+        settings.load_env_file(path)
+    assert str(raised.value).startswith(f"{path} line 2 is not NAME=value")
+    assert "hunter2" not in str(raised.value)
+    assert "SNOWFLAKE_ROLE" not in os.environ  # nothing applied from a file with a bad line
+
+
+def test_the_local_stack_reads_no_tutorial_env():
+    # The root conftest applied the stack's environment to this process, as to every kernel.
+    assert os.environ[settings.ENV_FILE_VARIABLE] == ""
+    assert settings.env_file(ROOT / "notebooks") is None

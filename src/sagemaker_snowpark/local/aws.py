@@ -43,6 +43,8 @@ from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, 
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
+from moto.secretsmanager.exceptions import ValidationException as SecretsValidationException
+from moto.secretsmanager.responses import SecretsManagerResponse
 
 from .iam import role_trusts
 
@@ -731,12 +733,39 @@ def codebuild_build(account: str, region: str, build_id: str) -> dict | None:
     return None
 
 
+# --- Secrets Manager: the documented 64 KB limit on a secret's value
+
+SECRET_VALUE_LIMIT = 65536
+_SECRET_WRITES = {
+    name: getattr(SecretsManagerResponse, name)
+    for name in ("create_secret", "put_secret_value", "update_secret")
+}
+
+
+def _limited(original):
+    def handler(self: SecretsManagerResponse):
+        for field in ("SecretString", "SecretBinary"):
+            value = self._get_param(field)
+            size = len(value.encode() if isinstance(value, str) else value or b"")
+            if size > SECRET_VALUE_LIMIT:
+                raise SecretsValidationException(
+                    f"1 validation error detected: Value at '{field[0].lower()}{field[1:]}' "
+                    "failed to satisfy constraint: Member must have length less than or equal "
+                    f"to {SECRET_VALUE_LIMIT}"
+                )
+        return original(self)
+
+    return handler
+
+
 def install_extensions(runtime, builder) -> None:
     """Patch moto in this process. `runtime` runs training jobs, `builder` runs CodeBuild builds."""
     for name, handler in _SAGEMAKER_ACTIONS.items():
         setattr(SageMakerResponse, name, handler)
     _install_training(runtime)
     _install_codebuild(builder)
+    for name, original in _SECRET_WRITES.items():
+        setattr(SecretsManagerResponse, name, _limited(original))
 
 
 def start_moto() -> tuple[ThreadedMotoServer, int]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ecr.responses import ECRResponse
 from moto.iam import access_control
-from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult, S3IAMRequest
+from moto.iam.access_control import (
+    IAMPolicy,
+    IAMPolicyStatement,
+    IAMRequestBase,
+    PermissionResult,
+    S3IAMRequest,
+)
 from moto.iam.exceptions import NoSuchEntity
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
@@ -180,7 +187,10 @@ def role_allows(account: str, role_arn: str, action: str, resource: str, context
         documents = principal_policies(account, role_arn)
     except Exception:  # the role does not exist
         return False
-    return decide(documents, action, resource, context) == "allowed"
+    allowed = decide(documents, action, resource, context) == "allowed"
+    if allowed:
+        _record(role_arn, action, resource, context)
+    return allowed
 
 
 def role_trusts(account: str, role_arn: str, service: str) -> bool:
@@ -201,6 +211,41 @@ def role_trusts(account: str, role_arn: str, service: str) -> bool:
         ):
             return True
     return False
+
+
+# --- What was allowed, and to whom: tests replay it to prove each policy statement is needed
+
+_record_file: Path | None = None
+_recorded: set[tuple] = set()
+_record_lock = threading.Lock()
+
+
+def record_to(path: Path) -> None:
+    """Append every distinct allowed (principal, action, resource, context) to `path`."""
+    global _record_file
+    _record_file = path
+
+
+def _record(principal: str, action: str, resource: str, context: dict | None = None) -> None:
+    # A role's sessions (arn:aws:sts::...:assumed-role/NAME/SESSION) act with the role's policies.
+    if match := re.match(r"arn:aws:sts::(\d+):assumed-role/([^/]+)/", principal):
+        principal = f"arn:aws:iam::{match[1]}:role/{match[2]}"
+    entry = (principal, action, resource, tuple(sorted((context or {}).items())))
+    with _record_lock:
+        if _record_file is None or entry in _recorded:
+            return
+        _recorded.add(entry)
+        line = {"principal": principal, "action": action, "resource": resource}
+        with open(_record_file, "a") as file:
+            file.write(json.dumps({**line, "context": dict(entry[3])}) + "\n")
+
+
+_original_check = IAMRequestBase.check_action_permitted
+
+
+def _check_and_record(self: IAMRequestBase, resource: str) -> None:
+    _original_check(self, resource)  # raises when denied
+    _record(self._access_key.arn, self._action, resource)
 
 
 def _enforcing() -> bool:
@@ -395,8 +440,11 @@ def _authorize(self: BaseResponse, resource: str = "*") -> None:
     documents = access_key.collect_policies()
     documents = [d if isinstance(d, str) else _document(d) for d in documents]
     for role in roles:
-        verdict = decide(documents, "iam:PassRole", role, {"iam:PassedToService": passed_to})
-        if verdict != "allowed":
+        context = {"iam:PassedToService": passed_to}
+        verdict = decide(documents, "iam:PassRole", role, context)
+        if verdict == "allowed":
+            _record(caller, "iam:PassRole", role, context)
+        else:
             action = f"iam:PassRole on resource: {role}"
             if _json_protocol(self):
                 raise _json_denied(f"User: {caller} is not authorized to perform: {action}")
@@ -440,11 +488,14 @@ def simulate_principal_policy(self: IamResponse) -> ActionResult:
     results = []
     for action in actions:
         for resource in resources:
+            decision = decide(documents, action, resource, context)
+            if decision == "allowed":
+                _record(source, action, resource, context)
             results.append(
                 {
                     "EvalActionName": action,
                     "EvalResourceName": resource,
-                    "EvalDecision": decide(documents, action, resource, context),
+                    "EvalDecision": decision,
                     "MatchedStatements": [],
                     "MissingContextValues": [],
                 }
@@ -455,6 +506,7 @@ def simulate_principal_policy(self: IamResponse) -> ActionResult:
 def install() -> None:
     """Patch moto in this process (before enforcement starts)."""
     IAMPolicyStatement.is_action_permitted = _statement_permits
+    IAMRequestBase.check_action_permitted = _check_and_record
     BaseResponse._authenticate_and_authorize_normal_action = _authorize
     SageMakerResponse._determine_resource = _sagemaker_resource
     SecretsManagerResponse._determine_resource = _secret_resource

@@ -87,6 +87,11 @@ class StackFiles:
         return self.state_dir / "administrator.env"
 
     @property
+    def authorizations(self) -> Path:
+        """Every distinct request IAM allowed (principal, action, resource), one JSON a line."""
+        return self.state_dir / "authorizations.jsonl"
+
+    @property
     def sdk_config(self) -> Path:
         return self.state_dir / "sagemaker-config.yaml"
 
@@ -257,6 +262,8 @@ def serve(state_dir: Path) -> None:
         snowflake.start(snowflake_socket)
         snowflake_port = snowflake_socket.getsockname()[1]
         keys = _seed_aws(f"http://127.0.0.1:{aws_port}")
+        files.authorizations.unlink(missing_ok=True)
+        iam.record_to(files.authorizations)
         iam.enforce()
         env = _environment(files, aws_port, snowflake_port, keys["learner"])
         administrator = keys["administrator"]

@@ -10,6 +10,7 @@ their own in docker mode, as `make tutorial` does on a machine with Docker.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -356,6 +357,58 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
     message = str(failure.value)
     assert "ended FAILED: COMMAND_EXECUTION_ERROR: docker build exited with code" in message
     assert "no-such-command: not found" in "\n".join(lines)  # the shell's own words, streamed
+
+
+def test_the_hosts_of_a_job_find_each_other_by_name(engine, tutorial, environment_of):
+    base, state = tutorial
+    image_uri = training_jobs(state, environment_of, base)[0]["AlgorithmSpecification"][
+        "TrainingImage"
+    ]
+    name = f"docker-hosts-test-{int(time.time())}"
+    with environment_of(state, base):
+        sagemaker = boto3.client("sagemaker")
+        sagemaker.create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": image_uri, "TrainingInputMode": "File"},
+            RoleArn=os.environ["SAGEMAKER_ROLE_ARN"],
+            HyperParameters={"secret_name": "sagemaker-snowpark/snowflake", "num_round": "20"},
+            OutputDataConfig={"S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/hosts-test"},
+            ResourceConfig={
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 2,
+                "VolumeSizeInGB": 10,
+            },
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+        )
+        containers = {}
+        deadline = time.time() + 120
+        while len(containers) < 2 and time.time() < deadline:  # inspect them while they run
+            for host in ("algo-1", "algo-2"):
+                found = subprocess.run(
+                    ["docker", "inspect", f"sm-{name}-{host}"],
+                    env={**os.environ, **engine.env},
+                    capture_output=True,
+                    text=True,
+                )
+                if found.returncode == 0:
+                    containers.setdefault(host, json.loads(found.stdout)[0])
+            time.sleep(0.1)
+        sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+        )
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+    assert sorted(containers) == ["algo-1", "algo-2"]
+    for host, container in containers.items():
+        assert sorted(container["HostConfig"]["ExtraHosts"]) == [
+            "algo-1:127.0.0.1",
+            "algo-2:127.0.0.1",
+        ]
+        variables = [v.split("=", 1)[0] for v in container["Config"]["Env"]]
+        assert "TRACKER_HOST" not in variables and "TRACKER_PORT" in variables
+        mounts = {m["Destination"]: Path(m["Source"]).name for m in container["Mounts"]}
+        assert mounts == {"/opt/ml": host, "/tmp": f"{host}.tmp"}
+    # The program found algo-1's tracker by name: the hosts trained one model together.
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
 
 
 def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):

@@ -16,7 +16,7 @@ from sagemaker.core.utils.exceptions import FailedStatusError
 from sagemaker.train import Compute, ModelTrainer
 
 PROGRAM = """
-import json, os, signal, sys, time
+import json, os, signal, sys, tempfile, time
 base = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
 hyperparameters = json.load(open(f"{base}/input/config/hyperparameters.json"))
 resources = json.load(open(f"{base}/input/config/resourceconfig.json"))
@@ -25,6 +25,8 @@ print(f"host={resources['current_host']} hosts={','.join(resources['hosts'])}")
 print(f"hyperparameters={json.dumps(hyperparameters, sort_keys=True)}")
 print(f"greeting={os.environ.get('GREETING')} job={os.environ.get('TRAINING_JOB_NAME')}")
 print(f"channels={sorted(channels)}")
+print(f"tmp {resources['current_host']}={tempfile.gettempdir()}")
+print(f"tracker={os.environ.get('TRACKER_HOST')}:{os.environ.get('TRACKER_PORT')}")
 mode = hyperparameters.get("mode", "ok")
 if mode == "fail":
     with open(f"{base}/output/failure", "w") as failure:
@@ -167,6 +169,23 @@ def test_two_hosts_each_get_their_own_tree_and_log_stream(image, bucket, role_ar
     log = training_log()
     assert "host=algo-1 hosts=algo-1,algo-2" in log
     assert "host=algo-2 hosts=algo-1,algo-2" in log
+
+
+def test_each_host_s_tmp_is_a_scratch_folder_of_the_job_gone_after_it(
+    image, bucket, role_arn, training_log, state_dir
+):
+    model_trainer = trainer(image, bucket, role_arn, instance_count=2, mode="ok")
+    model_trainer.train(wait=True, logs=True)
+    name = model_trainer._latest_training_job.training_job_name
+    log = training_log()
+    for host in ("algo-1", "algo-2"):
+        # As the instance's storage volume on SageMaker: the job's own, and gone with the job.
+        scratch = state_dir / "jobs" / name / f"{host}.tmp"
+        assert f"tmp {host}={scratch}" in log
+        assert not scratch.exists()
+    # Processes cannot resolve algo-N: process mode names the tracker's address (docker mode
+    # does not; tests/test_docker.py checks that).
+    assert "tracker=127.0.0.1:" in log and "tracker=None" not in log
 
 
 def test_an_input_channel_is_downloaded(image, bucket, role_arn, training_log):

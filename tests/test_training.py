@@ -6,10 +6,12 @@ import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import numpy as np
@@ -70,7 +72,13 @@ def training_tables(tmp_path_factory):
 
 
 def run_program(
-    tmp_path: Path, hyperparameters: dict, *, wait=True, hosts=("algo-1",), host="algo-1"
+    tmp_path: Path,
+    hyperparameters: dict,
+    *,
+    wait=True,
+    hosts=("algo-1",),
+    host="algo-1",
+    env: dict | None = None,
 ):
     root = tmp_path / host
     config = root / "input" / "config"
@@ -84,7 +92,7 @@ def run_program(
     )
     process = subprocess.Popen(
         [sys.executable, str(TRAIN)],
-        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)},
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -184,6 +192,83 @@ def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
     assert process.returncode == 143
     assert (root / "output" / "failure").read_text().startswith("Stopped by StopTrainingJob")
     assert not any((root / "model").iterdir())
+
+
+def test_the_batches_wait_in_the_scratch_folder_and_are_removed_at_the_end(
+    training_tables, tmp_path
+):
+    scratch = tmp_path / "volume"  # the job's /tmp: on SageMaker, the instance's storage volume
+    scratch.mkdir()
+    process, root = run_program(tmp_path, {}, wait=False, env={"TMPDIR": str(scratch)})
+    for line in process.stdout:
+        if "baseline trained" in line:  # the batches are written; XGBoost reads them next
+            break
+    during = [p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file()]
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert during and all(p.parts[0].startswith("batches-") for p in during), during
+    assert not any(scratch.iterdir())
+    assert not any(p.name.startswith("batches-") for p in root.rglob("*"))
+
+
+def resource_tree(root: Path, hosts: list[str], host: str) -> Path:
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text("{}")
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": host, "hosts": hosts}))
+    return root
+
+
+def test_the_hosts_wait_until_the_first_host_s_name_resolves(monkeypatch, capsys):
+    from sagemaker_snowpark.training import program
+
+    answers = [socket.gaierror(-3, "Temporary failure in name resolution")] * 2 + ["10.0.1.17"]
+    asked = []
+
+    def gethostbyname(name):
+        asked.append(name)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(program, "socket", SimpleNamespace(gethostbyname=gethostbyname))
+    started = time.monotonic()
+    assert program.resolve_host("algo-1", 60) == "10.0.1.17"
+    assert asked == ["algo-1"] * 3
+    assert 1.4 < time.monotonic() - started < 5  # backing off: 0.5 s, then 1 s
+    waiting = [line for line in capsys.readouterr().out.splitlines() if "waiting" in line]
+    assert (
+        waiting
+        == [
+            "[train] waiting for host name algo-1 to resolve (Temporary failure in name resolution)"
+        ]
+        * 2
+    )
+
+
+def test_a_host_name_that_never_resolves_fails_the_job_with_one_line(tmp_path, monkeypatch, capsys):
+    from sagemaker_snowpark.training import program
+
+    def gethostbyname(name):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    root = resource_tree(tmp_path, ["algo-1", "algo-2"], "algo-2")
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(root))
+    monkeypatch.delenv("TRACKER_HOST", raising=False)
+    monkeypatch.setattr(program, "socket", SimpleNamespace(gethostbyname=gethostbyname))
+    monkeypatch.setattr(program, "HOST_WAIT_SECONDS", 1)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        code = program.main()  # the program's own path: no TRACKER_HOST, as on SageMaker
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert code == 1
+    assert (root / "output" / "failure").read_text() == (
+        "Host name algo-1 did not resolve within 1 s (Name or service not known): the job's "
+        "instances cannot find each other; start the job again."
+    )
+    assert "[train] waiting for host name algo-1 to resolve" in capsys.readouterr().out
 
 
 def test_hyperparameters_are_typed_with_defaults():

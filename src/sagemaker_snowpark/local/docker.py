@@ -79,11 +79,15 @@ def env_file(tree: Path) -> Path:
     return tree.with_name(tree.name + ".env")
 
 
-def run_command(image: str, name: str, tree: Path, env: dict[str, str]) -> list[str]:
+def run_command(
+    image: str, name: str, tree: Path, scratch: Path, hosts: list[str], env: dict[str, str]
+) -> list[str]:
     """The `docker run` that stands for one host of a training job.
 
     The environment goes through a file beside the tree, not the command line, which any local
-    user could read.
+    user could read. Every host shares this machine's network (the stack's endpoints listen on
+    it), so each host name of the job resolves to this machine, as algo-N resolve on SageMaker.
+    `scratch` becomes the container's /tmp, where SageMaker mounts the instance's storage.
     """
     path = env_file(tree)
     path.touch(mode=0o600)
@@ -91,8 +95,10 @@ def run_command(image: str, name: str, tree: Path, env: dict[str, str]) -> list[
     user = []
     if os.getuid() != 0:
         # SageMaker runs the container as root; here its files land in the learner's own state
-        # folder, so it runs as the learner, who can then delete them.
+        # folder, so it runs as the learner, who can then delete them. That user has no home in
+        # the image: HOME is /tmp, the learner's own scratch folder.
         user = ["--user", f"{os.getuid()}:{os.getgid()}", "--env", "HOME=/tmp"]
+    names = [argument for host in hosts for argument in ("--add-host", f"{host}:127.0.0.1")]
     return [
         "docker",
         "run",
@@ -101,8 +107,11 @@ def run_command(image: str, name: str, tree: Path, env: dict[str, str]) -> list[
         name,
         "--network",
         "host",
+        *names,
         "--volume",
         f"{tree}:/opt/ml",
+        "--volume",
+        f"{scratch}:/tmp",
         "--env-file",
         str(path),
         *user,

@@ -9,9 +9,10 @@ and lets the exit codes decide the status. Afterwards /opt/ml/model becomes mode
 grace period, as SageMaker does.
 
 In `docker` mode (a Docker engine answers) each host is a container of the real image, started as
-`docker run IMAGE train` with the host's tree mounted on /opt/ml and the host network. Without
-one, the program runs as a local process of this Python environment, from the source the image
-was built from (`process` mode), with SAGEMAKER_BASE_DIR naming its tree.
+`docker run IMAGE train` with the host's tree mounted on /opt/ml, a scratch folder on /tmp, the
+host network, and the job's host names (algo-1, ...) resolving to this machine. Without one, the
+program runs as a local process of this Python environment, from the source the image was built
+from (`process` mode), with SAGEMAKER_BASE_DIR naming its tree and TMPDIR its scratch folder.
 """
 
 from __future__ import annotations
@@ -194,15 +195,25 @@ class TrainingRuntime:
 
         network = {}
         if len(hosts) > 1:
-            # On SageMaker each host has its own address and algo-1 resolves by name; here every
-            # host is a process on this machine, so the program is told where its tracker is.
-            network = {"TRACKER_HOST": "127.0.0.1", "TRACKER_PORT": str(_free_port())}
+            # On SageMaker each instance has a network of its own, where the program's agreed
+            # tracker port (its tracker_port hyperparameter) is free. Here every host shares this
+            # machine's network, where that port may be taken, so the stack picks a free one.
+            network = {"TRACKER_PORT": str(_free_port())}
+            if not built.docker_image:
+                # Containers resolve algo-N by name (--add-host), as on SageMaker; processes use
+                # this machine's resolver, which cannot learn those names without root.
+                network["TRACKER_HOST"] = "127.0.0.1"
+        # Each host's /tmp: on SageMaker the instance's storage volume, gone with the instance.
+        scratch = {host: job_dir / f"{host}.tmp" for host in hosts}
         pumps = []
         for host in hosts:
+            scratch[host].mkdir()
             env = {**self._environment(job), **network}
             if built.docker_image:  # docker mode: the real image, /opt/ml mounted
                 container = f"sm-{job.training_job_name}-{host}"
-                command = docker.run_command(built.docker_image, container, trees[host], env)
+                command = docker.run_command(
+                    built.docker_image, container, trees[host], scratch[host], hosts, env
+                )
                 run.containers.append(container)
             else:  # process mode: the image's train program, from the image's build source
                 command = [self.python, str(built.train_program)]
@@ -213,6 +224,7 @@ class TrainingRuntime:
                         "SAGEMAKER_BASE_DIR": str(trees[host]),
                         # The image's code is its build source, not what this checkout holds now.
                         "PYTHONPATH": str(built.source_dir / "src"),
+                        "TMPDIR": str(scratch[host]),
                     }
                 )
             process = subprocess.Popen(
@@ -238,6 +250,8 @@ class TrainingRuntime:
             pump.join()
         for tree in trees.values():
             docker.remove_env_file(tree)
+        for folder in scratch.values():
+            shutil.rmtree(folder, ignore_errors=True)
         if run.stop_requested.is_set():
             return "Stopped", None
         failed = [host for host, code in zip(hosts, exit_codes, strict=True) if code != 0]

@@ -11,6 +11,11 @@ batches, and trains two models on the same split:
   quantised pages wait on local disk), so the data's memory follows the batch size, not the
   table (XGBoost's own training state still takes about 40 bytes a training row).
 
+The batch files and XGBoost's pages wait in a folder under the temporary directory: /tmp, which
+SageMaker documents as a training job's scratch space (it mounts the instance's storage volume
+there; a folder of your own directly under /opt/ml would be on the container's root file system).
+The folder is removed when the program ends.
+
 With several instances, each host reads its own shard of the table and the hosts train one
 XGBoost model together through XGBoost's collective communication (the tracker runs on algo-1).
 
@@ -43,6 +48,8 @@ from . import dataset
 from .contract import Hosts, Paths, parse_hyperparameters, read_hosts, read_json, write_failure
 from .metrics import ScoreCounts
 
+# How long the hosts of a multi-instance job wait for algo-1's name to resolve.
+HOST_WAIT_SECONDS = 300
 BASELINE = "baseline_logistic_regression"
 MODEL = "xgboost_physics_features"
 
@@ -97,6 +104,30 @@ def _on_sigterm(signum, frame):
 # --- Multi-host: one XGBoost model trained by all hosts together ------------------------
 
 
+def resolve_host(name: str, wait_seconds: float) -> str:
+    """The address of a host of the job, waiting while the cluster's DNS does not know it yet.
+
+    SageMaker's host names (algo-1, ...) may not resolve for a while as a multi-instance cluster
+    boots; SageMaker's own containers retry too. Waits up to `wait_seconds`, backing off.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            return socket.gethostbyname(name)
+        except OSError as error:
+            remaining = deadline - time.monotonic()
+            reason = getattr(error, "strerror", None) or str(error)
+            if remaining <= 0:
+                raise TutorialError(
+                    f"Host name {name} did not resolve within {wait_seconds:g} s ({reason}): "
+                    "the job's instances cannot find each other; start the job again."
+                ) from None
+            log(f"waiting for host name {name} to resolve ({reason})")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 30)
+
+
 @contextmanager
 def collective(hosts: Hosts, port: int):
     """XGBoost's communicator across hosts; the tracker runs on the first host."""
@@ -106,9 +137,10 @@ def collective(hosts: Hosts, port: int):
     import xgboost
     from xgboost.tracker import RabitTracker
 
-    # On SageMaker, hosts resolve by name. The local runtime runs every host on one machine and
-    # says so through TRACKER_HOST (and a free TRACKER_PORT).
-    address = os.environ.get("TRACKER_HOST") or socket.gethostbyname(hosts.all[0])
+    # On SageMaker (and in the local stack's docker mode) the hosts find algo-1 by name. Local
+    # processes cannot resolve algo-N, so the stack's process mode names the address instead
+    # (TRACKER_HOST); TRACKER_PORT is a free port where all hosts share one machine's network.
+    address = os.environ.get("TRACKER_HOST") or resolve_host(hosts.all[0], HOST_WAIT_SECONDS)
     port = int(os.environ.get("TRACKER_PORT", port))
     tracker = None
     if hosts.rank == 0:

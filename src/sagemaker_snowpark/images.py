@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
+from . import settings
 from .errors import TutorialError
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -197,6 +198,8 @@ def build_and_push(
     """Build `dockerfile` from `paths` with CodeBuild and push it to ECR as repository:src-<hash>.
 
     Re-running with unchanged files finds the image in ECR and returns it without building.
+    CodeBuild acts as `role_arn`, or as SAGEMAKER_CODEBUILD_ROLE_ARN when that names a service
+    role of its own.
     """
     bundle = source_bundle(project_root, paths, dockerfile)
     tag = "src-" + hashlib.sha256(bundle).hexdigest()[:12]
@@ -219,7 +222,8 @@ def build_and_push(
         "DOCKERFILE": dockerfile,
     }
     codebuild = boto3.client("codebuild")
-    _ensure_project(codebuild, project, f"{bucket}/{key}", role_arn, variables)
+    service_role = settings.codebuild_role_arn(role_arn)
+    _ensure_project(codebuild, project, f"{bucket}/{key}", service_role, variables)
     build = codebuild.start_build(
         projectName=project,
         environmentVariablesOverride=[

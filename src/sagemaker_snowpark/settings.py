@@ -91,6 +91,12 @@ def region() -> str:
     return found
 
 
+def codebuild_role_arn(default: str) -> str:
+    """SAGEMAKER_CODEBUILD_ROLE_ARN, a service role of CodeBuild's own; else `default` (in
+    Studio the execution role carries codebuild-role.json too)."""
+    return os.environ.get("SAGEMAKER_CODEBUILD_ROLE_ARN") or default
+
+
 def execution_role_arn() -> str:
     """SAGEMAKER_ROLE_ARN, else the Studio or notebook instance's own execution role."""
     if arn := os.environ.get("SAGEMAKER_ROLE_ARN"):

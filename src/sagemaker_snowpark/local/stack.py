@@ -25,6 +25,7 @@ from ..errors import TutorialError
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 ROLE_NAME = "SageMakerSnowparkTutorialRole"
+CODEBUILD_ROLE_NAME = "SageMakerSnowparkCodeBuildRole"
 ADMINISTRATOR_USER = "stack-administrator"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 DOMAIN_NAME = "tutorial-studio"
@@ -120,6 +121,7 @@ def _environment(
         # Turns the SDK's telemetry off: it would call a real AWS host from a thread.
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(files.sdk_config),
         "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}",
+        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{CODEBUILD_ROLE_NAME}",
         "SAGEMAKER_BUCKET": BUCKET,
         "SAGEMAKER_DOMAIN_ID": f"d-{DOMAIN_NAME}",
         "SNOWFLAKE_ACCOUNT": SNOWFLAKE_ACCOUNT,
@@ -165,11 +167,17 @@ def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
     iam.create_role(
         RoleName=ROLE_NAME, AssumeRolePolicyDocument=policy_document("execution-role-trust.json")
     )
-    # In Studio one execution role carries these and learner.json; here the learner is a user of
-    # its own, so that learner.json alone is what the notebooks' calls are checked against.
-    for name in ("training-job-role", "codebuild-role"):
+    # In Studio one execution role carries all three policies. Here the learner, the jobs and
+    # the builds are three principals, so that each policy alone is what its calls are checked
+    # against.
+    for role, policy in ((ROLE_NAME, "training-job-role"), (CODEBUILD_ROLE_NAME, "codebuild-role")):
+        if role != ROLE_NAME:
+            iam.create_role(
+                RoleName=role,
+                AssumeRolePolicyDocument=policy_document("execution-role-trust.json"),
+            )
         iam.put_role_policy(
-            RoleName=ROLE_NAME, PolicyName=name, PolicyDocument=policy_document(f"{name}.json")
+            RoleName=role, PolicyName=policy, PolicyDocument=policy_document(f"{policy}.json")
         )
     iam.create_user(UserName=LEARNER_USER)
     iam.put_user_policy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -69,3 +70,11 @@ def test_committed_notebook_is_executed_and_clean(path):
     headings = [c.source for c in notebook.cells if c.cell_type == "markdown"]
     assert any("**The series**" in h for h in headings), "it shows where the reader is"
     assert any(re.search(r"^## Clean up", h, re.M) for h in headings), "it has a clean-up"
+
+
+def test_each_notebook_says_its_outputs_come_from_the_local_stack():
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        first = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
+        assert "come from the embedded local stack" in first, path.name
+        assert "On AWS" in first, path.name

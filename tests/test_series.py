@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sagemaker_snowpark import cleanup, keypair
 from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.local.iam import LEARNER_USER, decide
 from sagemaker_snowpark.tutorial import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +131,37 @@ def secret_versions() -> int:
     return len(secrets.list_secret_version_ids(SecretId="sagemaker-snowpark/snowflake")["Versions"])
 
 
+# Who acts with which policy on the stack.
+PRINCIPALS = {
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:user/{LEARNER_USER}": "learner.json",
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.ROLE_NAME}": "training-job-role.json",
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}": "codebuild-role.json",
+}
+
+
+def unneeded_statements(authorizations: Path) -> dict[str, list[str]]:
+    """The statements no allowed request needed, replaying each request without each statement.
+
+    The one expected: the stack names the bucket (SAGEMAKER_BUCKET), so the SDK never creates its
+    default bucket here; tests/test_iam.py exercises that statement on its own."""
+    requests = [json.loads(line) for line in authorizations.read_text().splitlines()]
+    unneeded = {}
+    for arn, name in PRINCIPALS.items():
+        policy = json.loads((ROOT / "policies" / name).read_text())
+        made = [r for r in requests if r["principal"] == arn]
+        assert made, f"no request of {arn} was recorded"
+        for statement in policy["Statement"]:
+            rest = json.dumps(
+                {**policy, "Statement": [s for s in policy["Statement"] if s is not statement]}
+            )
+            needed = any(
+                decide([rest], r["action"], r["resource"], r["context"]) != "allowed" for r in made
+            )
+            if not needed:
+                unneeded.setdefault(name, []).append(statement["Sid"])
+    return unneeded
+
+
 def test_the_series_creates_then_removes_everything_and_runs_again(series):
     run, check, base, state = series
     inventory = lambda: check(lambda: cleanup.inventory(names()))  # noqa: E731
@@ -165,7 +197,14 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
         "ImageVersionNumber": 1,
         "AppImageConfigName": "team-data-science",
     }
-    assert check(domain_images) == [team]  # the domain keeps the image it had before
+    assert check(domain_images) == [team]
+
+    # Every statement of the three policies is needed: without it, a request the series made
+    # (the notebooks as the learner, the jobs and builds as their roles) would have been denied.
+    unused = unneeded_statements(stack.StackFiles(state).authorizations)
+    assert unused == {
+        "learner.json": ["CreateTheDefaultBucket"]
+    }  # the domain keeps the image it had before
 
     # The whole series again (as `make tutorial` twice): nothing left over is in the way.
     run("00", "04", "second")

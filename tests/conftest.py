@@ -40,14 +40,24 @@ def _administrator_keys(state: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines())
 
 
-@pytest.fixture(autouse=True)
-def as_administrator(state_dir, monkeypatch):
+def _as_administrator(state: Path) -> None:
+    for key, value in _administrator_keys(state).items():
+        os.environ[key] = value
+    # Their builds act as the role each test passes, not the tutorial's CodeBuild role.
+    os.environ.pop("SAGEMAKER_CODEBUILD_ROLE_ARN", None)
+    boto3.DEFAULT_SESSION = None  # boto3 keeps the credentials it first found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def as_administrator(state_dir):
     """Unit tests drive the stack as its administrator, so they may name their own resources;
     the notebooks run as the learner (policies/learner.json), and tests/test_iam.py checks the
     policies themselves. A test asks for the `learner` fixture to act as the learner."""
-    for key, value in _administrator_keys(state_dir).items():
-        monkeypatch.setenv(key, value)
-    boto3.DEFAULT_SESSION = None  # boto3 keeps the credentials it first found
+    saved = dict(os.environ)
+    _as_administrator(state_dir)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
@@ -57,7 +67,8 @@ def learner(monkeypatch):
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, environment[key])
     boto3.DEFAULT_SESSION = None
-    return environment
+    yield environment
+    boto3.DEFAULT_SESSION = None  # monkeypatch restores the administrator's keys after this
 
 
 @pytest.fixture(scope="session")
@@ -133,13 +144,16 @@ def sagemaker_client():
 @pytest.fixture(scope="session")
 def environment_of():
     """`with environment_of(state, artifacts):` switches os.environ to the stack at `state` (and
-    the notebooks' artifacts folder) while notebook kernels start: they inherit it."""
+    the notebooks' artifacts folder) while notebook kernels start: they inherit it. With
+    `administrator=True` the test acts as that stack's administrator instead of the learner."""
 
     @contextmanager
-    def switched(state: Path, artifacts: Path):
+    def switched(state: Path, artifacts: Path, administrator: bool = False):
         saved = dict(os.environ)
         try:
             stack.apply_environment(stack.client_environment(state))
+            if administrator:  # for a test's own probes and resources, not the notebooks
+                _as_administrator(state)
             os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
             boto3.DEFAULT_SESSION = None  # boto3 keeps the credentials it first found
             yield

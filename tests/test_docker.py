@@ -235,7 +235,7 @@ def output_of(notebook: Path) -> str:
 
 
 def training_jobs(state: Path, environment_of, base: Path) -> list[dict]:
-    with environment_of(state, base):
+    with environment_of(state, base, administrator=True):
         sagemaker = boto3.client("sagemaker")
         summaries = sagemaker.list_training_jobs(NameContains="snowpark-maintenance")
         return [
@@ -293,7 +293,7 @@ def test_the_jobs_complete_stream_their_logs_and_store_their_models(
     assert "[train] done in" in output_of(base / "04_train_byoc_sagemaker_job.ipynb")
     jobs = training_jobs(state, environment_of, base)
     assert [job["TrainingJobStatus"] for job in jobs] == ["Completed", "Completed"]
-    with environment_of(state, base):
+    with environment_of(state, base, administrator=True):
         logs = boto3.client("logs")
         for job in jobs:
             streams = logs.describe_log_streams(
@@ -344,7 +344,7 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
         f"FROM {base_image}\nCOPY box/train /usr/local/bin/train\nRUN no-such-command\n"
     )
     lines: list[str] = []
-    with environment_of(state, base), pytest.raises(TutorialError) as failure:
+    with environment_of(state, base, administrator=True), pytest.raises(TutorialError) as failure:
         build_and_push(
             context,
             ["box"],
@@ -365,7 +365,7 @@ def test_the_hosts_of_a_job_find_each_other_by_name(engine, tutorial, environmen
         "TrainingImage"
     ]
     name = f"docker-hosts-test-{int(time.time())}"
-    with environment_of(state, base):
+    with environment_of(state, base, administrator=True):
         sagemaker = boto3.client("sagemaker")
         sagemaker.create_training_job(
             TrainingJobName=name,
@@ -419,7 +419,7 @@ def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):
     name = f"docker-stop-test-{int(time.time())}"
     # boto3, not the SDK's ModelTrainer: the SDK keeps its clients for the process, and this
     # stack's endpoint is gone once this module ends.
-    with environment_of(state, base):
+    with environment_of(state, base, administrator=True):
         sagemaker, logs = boto3.client("sagemaker"), boto3.client("logs")
         sagemaker.create_training_job(
             TrainingJobName=name,

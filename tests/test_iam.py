@@ -228,7 +228,7 @@ def build(context, bucket) -> str:
         "box/Dockerfile",
         "sagemaker-snowpark-training",
         bucket,
-        os.environ["SAGEMAKER_ROLE_ARN"],
+        f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}",
         echo=lambda _: None,
     ).uri
 

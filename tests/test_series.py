@@ -42,7 +42,7 @@ def series(tmp_path_factory, environment_of):
                     execute(path, base / round_ / path.name)
 
     def check(function):
-        with environment_of(state, base):
+        with environment_of(state, base, administrator=True):
             return function()
 
     try:

@@ -37,7 +37,6 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.ecr.responses import ECRResponse
 from moto.iam import access_control
 from moto.iam.access_control import (
-    IAMPolicy,
     IAMPolicyStatement,
     IAMRequestBase,
     PermissionResult,
@@ -170,13 +169,18 @@ def principal_policies(account: str, arn: str) -> list[str]:
 
 
 def decide(documents: list, action: str, resource: str, context: dict | None = None) -> str:
-    """IAM's verdict: "explicitDeny", "allowed" or "implicitDeny"."""
+    """IAM's verdict: "explicitDeny", "allowed" or "implicitDeny" (usable outside the stack's
+    process too: it evaluates with this module's matching, patched into moto or not)."""
     allowed = False
     for document in documents:
-        result = IAMPolicy(document).is_action_permitted(action, resource, None, context)
-        if result == PermissionResult.DENIED:
-            return "explicitDeny"
-        allowed = allowed or result == PermissionResult.PERMITTED
+        statements = json.loads(document)["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            result = _statement_permits(
+                IAMPolicyStatement(statement), action, resource, None, context
+            )
+            if result == PermissionResult.DENIED:
+                return "explicitDeny"
+            allowed = allowed or result == PermissionResult.PERMITTED
     return "allowed" if allowed else "implicitDeny"
 
 

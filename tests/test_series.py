@@ -140,10 +140,7 @@ PRINCIPALS = {
 
 
 def unneeded_statements(authorizations: Path) -> dict[str, list[str]]:
-    """The statements no allowed request needed, replaying each request without each statement.
-
-    The one expected: the stack names the bucket (SAGEMAKER_BUCKET), so the SDK never creates its
-    default bucket here; tests/test_iam.py exercises that statement on its own."""
+    """The statements no allowed request needed, replaying each request without each statement."""
     requests = [json.loads(line) for line in authorizations.read_text().splitlines()]
     unneeded = {}
     for arn, name in PRINCIPALS.items():
@@ -202,9 +199,7 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     # Every statement of the three policies is needed: without it, a request the series made
     # (the notebooks as the learner, the jobs and builds as their roles) would have been denied.
     unused = unneeded_statements(stack.StackFiles(state).authorizations)
-    assert unused == {
-        "learner.json": ["CreateTheDefaultBucket"]
-    }  # the domain keeps the image it had before
+    assert unused == {}  # the domain keeps the image it had before
 
     # The whole series again (as `make tutorial` twice): nothing left over is in the way.
     run("00", "04", "second")

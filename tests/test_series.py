@@ -194,12 +194,12 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
         "ImageVersionNumber": 1,
         "AppImageConfigName": "team-data-science",
     }
-    assert check(domain_images) == [team]
+    assert check(domain_images) == [team]  # the domain keeps the image it had before
 
     # Every statement of the three policies is needed: without it, a request the series made
     # (the notebooks as the learner, the jobs and builds as their roles) would have been denied.
     unused = unneeded_statements(stack.StackFiles(state).authorizations)
-    assert unused == {}  # the domain keeps the image it had before
+    assert unused == {}
 
     # The whole series again (as `make tutorial` twice): nothing left over is in the way.
     run("00", "04", "second")

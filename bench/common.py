@@ -31,6 +31,8 @@ def bench_stack():
     stack.up(state)
     try:
         stack.apply_environment(stack.client_environment(state))
+        # The benchmarks name their own secrets and tables, outside the learner's policy.
+        os.environ.update(stack.administrator_keys(state))
         yield state
     finally:
         os.environ.clear()

@@ -35,13 +35,8 @@ def bucket() -> str:
     return os.environ["SAGEMAKER_BUCKET"]
 
 
-def _administrator_keys(state: Path) -> dict[str, str]:
-    text = stack.StackFiles(state).administrator_env.read_text()
-    return dict(line.split("=", 1) for line in text.splitlines())
-
-
 def _as_administrator(state: Path) -> None:
-    for key, value in _administrator_keys(state).items():
+    for key, value in stack.administrator_keys(state).items():
         os.environ[key] = value
     # Their builds act as the role each test passes, not the tutorial's CodeBuild role.
     os.environ.pop("SAGEMAKER_CODEBUILD_ROLE_ARN", None)
@@ -82,7 +77,7 @@ def tutorial_role_arn() -> str:
 def role_arn(state_dir) -> str:
     """An execution role with every permission, for tests of the stack's mechanics, whose
     images, jobs and buckets are named outside the tutorial's policies."""
-    keys = _administrator_keys(state_dir)
+    keys = stack.administrator_keys(state_dir)
     iam = boto3.client(
         "iam",
         aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],

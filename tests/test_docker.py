@@ -349,9 +349,10 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
             context,
             ["box"],
             "box/Dockerfile",
-            "broken-image",
+            "sagemaker-snowpark-training",
             os.environ["SAGEMAKER_BUCKET"],
-            os.environ["SAGEMAKER_ROLE_ARN"],
+            f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}",
+            project="sagemaker-snowpark-broken-image",
             echo=lines.append,
         )
     message = str(failure.value)
@@ -372,7 +373,9 @@ def test_the_hosts_of_a_job_find_each_other_by_name(engine, tutorial, environmen
             AlgorithmSpecification={"TrainingImage": image_uri, "TrainingInputMode": "File"},
             RoleArn=os.environ["SAGEMAKER_ROLE_ARN"],
             HyperParameters={"secret_name": "sagemaker-snowpark/snowflake", "num_round": "20"},
-            OutputDataConfig={"S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/hosts-test"},
+            OutputDataConfig={
+                "S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/sagemaker-snowpark/training/hosts-test"
+            },
             ResourceConfig={
                 "InstanceType": "ml.m5.large",
                 "InstanceCount": 2,
@@ -430,7 +433,9 @@ def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):
                 "num_round": "5000",
                 "max_depth": "12",
             },
-            OutputDataConfig={"S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/stop-test"},
+            OutputDataConfig={
+                "S3OutputPath": f"s3://{os.environ['SAGEMAKER_BUCKET']}/sagemaker-snowpark/training/stop-test"
+            },
             ResourceConfig={
                 "InstanceType": "ml.m5.large",
                 "InstanceCount": 1,

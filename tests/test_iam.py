@@ -30,9 +30,7 @@ POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
 def administrator(service: str):
     """A client of the account's administrator, whoever the test acts as."""
-    state = Path(os.environ["SNOWPARK_LOCAL_STATE"])
-    text = stack.StackFiles(state).administrator_env.read_text()
-    keys = dict(line.split("=", 1) for line in text.splitlines())
+    keys = stack.administrator_keys(Path(os.environ["SNOWPARK_LOCAL_STATE"]))
     return boto3.client(
         service,
         aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],

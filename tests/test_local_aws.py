@@ -297,3 +297,21 @@ def test_codebuild_fails_with_the_reason(bucket, role_arn, unique, source, repos
     build = codebuild.start_build(projectName=f"p-{unique}")["build"]
     with pytest.raises(TutorialError, match=f"ended FAILED: .*{reason}"):
         wait_for_build(build["id"], codebuild, poll_seconds=0.2, echo=lambda _: None)
+
+
+def test_describe_repositories_pages_at_a_hundred_as_ecr_does(unique):
+    ecr = boto3.client("ecr")
+    names = [f"paging-{unique}-{i:03}" for i in range(101)]
+    for name in names:
+        ecr.create_repository(repositoryName=name)
+    try:
+        first = ecr.describe_repositories()
+        assert len(first["repositories"]) == 100 and "nextToken" in first
+        pages = ecr.get_paginator("describe_repositories").paginate()
+        found = {r["repositoryName"] for page in pages for r in page["repositories"]}
+        assert set(names) <= found
+        named = ecr.describe_repositories(repositoryNames=names[:3])["repositories"]
+        assert sorted(r["repositoryName"] for r in named) == names[:3]
+    finally:
+        for name in names:
+            ecr.delete_repository(repositoryName=name)

@@ -35,7 +35,9 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import unix_time_millis, utcnow
+from moto.ecr.exceptions import InvalidParameterException as EcrInvalidParameterException
 from moto.ecr.models import ecr_backends
+from moto.ecr.responses import ECRResponse
 from moto.logs.models import logs_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.s3.models import s3_backends
@@ -758,12 +760,38 @@ def _limited(original):
     return handler
 
 
+# --- ECR: DescribeRepositories pages as AWS does (moto answers every repository at once)
+
+ECR_PAGE_SIZE = 100  # DescribeRepositories' documented default without maxResults
+_original_describe_repositories = ECRResponse.describe_repositories
+
+
+def describe_repositories(self: ECRResponse) -> ActionResult:
+    result = _original_describe_repositories(self)
+    if self._get_param("repositoryNames"):
+        return result  # named repositories come in one answer, and maxResults may not be given
+    repositories = sorted(result.result["repositories"], key=lambda r: r.name)
+    size = self._get_param("maxResults") or ECR_PAGE_SIZE
+    token = self._get_param("nextToken")
+    if token is not None and not (token.isdigit() and int(token) <= len(repositories)):
+        raise EcrInvalidParameterException(
+            f"Invalid parameter at 'nextToken' failed to satisfy constraint: {token!r} is not a "
+            "token this call returned"
+        )
+    start = int(token or 0)
+    page = {"repositories": repositories[start : start + size], "failures": []}
+    if start + size < len(repositories):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
 def install_extensions(runtime, builder) -> None:
     """Patch moto in this process. `runtime` runs training jobs, `builder` runs CodeBuild builds."""
     for name, handler in _SAGEMAKER_ACTIONS.items():
         setattr(SageMakerResponse, name, handler)
     _install_training(runtime)
     _install_codebuild(builder)
+    ECRResponse.describe_repositories = describe_repositories
     for name, original in _SECRET_WRITES.items():
         setattr(SecretsManagerResponse, name, _limited(original))
 

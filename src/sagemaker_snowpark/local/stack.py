@@ -465,6 +465,14 @@ def client_environment(state_dir: Path) -> dict[str, str]:
     return env
 
 
+def administrator_keys(state_dir: Path) -> dict[str, str]:
+    """The account administrator's AWS keys, for the stack's tests and benchmarks only: they
+    make resources outside the tutorial's policies. Notebooks run as the learner."""
+    files = StackFiles(state_dir)
+    running_info(files)
+    return dict(line.split("=", 1) for line in files.administrator_env.read_text().splitlines())
+
+
 def apply_environment(env: dict[str, str], target: dict | None = None) -> None:
     """Set the stack's variables in `target` (os.environ by default), dropping conflicting ones."""
     target = os.environ if target is None else target

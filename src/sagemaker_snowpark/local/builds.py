@@ -104,15 +104,11 @@ class ImageBuilder:
                     source_dir, dockerfile, f"{repository}:{tag}", log
                 )
             if reason is None:
-                pushed = None
-                if denied := _role_cannot_push(account, region, role, repository):
-                    phase, reason = "POST_BUILD", denied
-                else:
-                    pushed = put_ecr_image(account, region, repository, tag, digest)
-                if reason is not None:
-                    pass
-                elif pushed is None:
-                    phase = "POST_BUILD"
+                phase = "POST_BUILD"
+                reason = _role_cannot_push(account, region, role, repository)
+            if reason is None:
+                pushed = put_ecr_image(account, region, repository, tag, digest)
+                if pushed is None:
                     reason = (
                         f"COMMAND_EXECUTION_ERROR: name unknown: the repository with name "
                         f"'{repository}' does not exist in the registry"

@@ -1,0 +1,95 @@
+"""Sessions, DDL, queries, results and files: what the series and a learner's first code use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from snowflake.snowpark.functions import col
+
+from conformance.harness import Case, rows
+
+
+def _put_and_copy(session):
+    session.sql("CREATE OR REPLACE TABLE LOADED (ID INT, NAME STRING)").collect()
+    session.sql("CREATE OR REPLACE STAGE FILES").collect()
+    with TemporaryDirectory() as folder:
+        path = Path(folder) / "people.csv"
+        path.write_text("ID,NAME\n1,ada\n2,grace\n")
+        session.sql(f"PUT file://{path} @FILES AUTO_COMPRESS=FALSE").collect()
+    session.sql(
+        "COPY INTO LOADED FROM @FILES/people.csv FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1)"
+    ).collect()
+    return rows(session.table("LOADED").sort("ID"))
+
+
+def _two_tables(session):
+    session.sql("CREATE OR REPLACE TABLE L (K INT, A STRING)").collect()
+    session.sql("CREATE OR REPLACE TABLE R (K INT, B STRING)").collect()
+    session.sql("INSERT INTO L VALUES (1, 'x'), (2, 'y')").collect()
+    session.sql("INSERT INTO R VALUES (1, 'p'), (3, 'q')").collect()
+    return session.table("L"), session.table("R")
+
+
+def _join(session):
+    left, right = _two_tables(session)
+    joined = left.join(right, left["K"] == right["K"]).select(left["K"], col("A"), col("B"))
+    return rows(joined)
+
+
+def _batches(session):
+    session.sql(
+        "CREATE OR REPLACE TABLE NUMBERS AS "
+        "SELECT SEQ4() AS N FROM TABLE(GENERATOR(ROWCOUNT => 1000))"
+    ).collect()
+    return sum(len(batch) for batch in session.table("NUMBERS").to_pandas_batches())
+
+
+CASES = [
+    Case(
+        "Sessions",
+        "current_database() / current_schema() after use_schema",
+        lambda s: (s.get_current_database(), s.get_current_schema()),
+        ('"{database}"', '"PUBLIC"'),
+        "Session.get_current_database: the quoted name",
+    ),
+    Case(
+        "DDL",
+        "CREATE TABLE, INSERT, SELECT",
+        lambda s: (
+            s.sql("CREATE OR REPLACE TABLE T (A INT, B STRING)").collect(),
+            s.sql("INSERT INTO T VALUES (1, 'one')").collect(),
+            rows(s.sql("SELECT A, B FROM T")),
+        )[-1],
+        [(1, "one")],
+        "CREATE TABLE, INSERT",
+    ),
+    Case(
+        "Queries",
+        "DataFrame join, select, collect",
+        _join,
+        [(1, "x", "p")],
+        "DataFrame.join",
+    ),
+    Case(
+        "Queries",
+        "filter and count",
+        lambda s: _two_tables(s)[0].filter(col("K") > 1).count(),
+        1,
+        "DataFrame.count",
+    ),
+    Case(
+        "Results",
+        "to_pandas_batches covers every row",
+        _batches,
+        1000,
+        "DataFrame.to_pandas_batches",
+    ),
+    Case(
+        "Files",
+        "CREATE STAGE, PUT, COPY INTO a table from a CSV",
+        _put_and_copy,
+        [(1, "ada"), (2, "grace")],
+        "PUT, COPY INTO <table>",
+    ),
+]

@@ -40,14 +40,19 @@ from urllib.parse import urlencode
 
 import duckdb
 import fakesnow.server as fakesnow_server
+import fakesnow.transforms as fakesnow_transforms
 import pyarrow as pa
 import uvicorn
 from fakesnow.arrow import to_ipc
 from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.dialect import syntax_error
 from fakesnow.expr import normalise_ident
 from fakesnow.instance import FakeSnow
 from fakesnow.transforms import stage as fakesnow_stage
+from snowflake.connector.errors import Error as SnowflakeError
+from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp, parse_one
+from sqlglot.errors import ParseError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -269,6 +274,230 @@ def _drop_database(conn, name: str, if_exists: bool) -> str | JSONResponse:
     return _ok(f"{name} successfully dropped.")
 
 
+# --- Loading: write_pandas, create_dataframe, save_as_table, and errors as Snowflake sends them
+# Each fix here belongs upstream in fakesnow (server.py, transforms.identifier, copy_into.py).
+
+_INFER_SCHEMA = re.compile(
+    r"(?is)\s*select\s+column_name\s*,\s*type\s+from\s+table\s*\(\s*infer_schema\s*\(\s*"
+    r"location\s*=>\s*\?\s*,\s*file_format\s*=>\s*\?\s*\)\s*\)\s*;?\s*"
+)
+
+
+def _snowflake_type(arrow_type: pa.DataType) -> str:
+    """The type Snowflake's INFER_SCHEMA reports for a Parquet column."""
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_integer(arrow_type):
+        return "NUMBER(38, 0)"
+    if pa.types.is_floating(arrow_type):
+        return "REAL"
+    if pa.types.is_decimal(arrow_type):
+        return f"NUMBER({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "TEXT"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "BINARY"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    if pa.types.is_time(arrow_type):
+        return "TIME(9)"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP_TZ(9)" if arrow_type.tz else "TIMESTAMP_NTZ(9)"
+    return "VARIANT"
+
+
+def _infer_schema(conn, location: str) -> str | JSONResponse:
+    """INFER_SCHEMA over a stage's Parquet files (what write_pandas asks), as a SELECT of them."""
+    import pyarrow.parquet as pq
+
+    var, _, path = location.removeprefix("@").partition("/")
+    catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
+    folder = Path(fakesnow_stage.internal_dir(f"{catalog}.{schema}.{name}", path))
+    columns: dict[str, str] = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for field in pq.read_schema(file):
+            columns.setdefault(field.name, _snowflake_type(field.type))
+    if not columns:
+        return _error(
+            2003,
+            "02000",
+            f"SQL compilation error:\nStage '{catalog}.{schema}.{name}' has no files.",
+        )
+    values = ", ".join(
+        f"({exp.Literal.string(c).sql()}, {exp.Literal.string(t).sql()})"
+        for c, t in columns.items()
+    )
+    return f'SELECT * FROM (VALUES {values}) AS T("COLUMN_NAME", "TYPE")'
+
+
+# Snowpark's save_as_table("append") on a new table: CREATE TABLE T IF NOT EXISTS (...), the
+# order Snowflake also accepts; fakesnow's parser wants IF NOT EXISTS before the name.
+_NAME_THEN_IF_NOT_EXISTS = re.compile(
+    rf"(?is)^(\s*create\s+(?:or\s+replace\s+)?(?:(?:local|global)\s+)?"
+    rf"(?:(?:temp|temporary|transient|volatile)\s+)?table\s+)"
+    rf"({_IDENT}(?:\.{_IDENT}){{0,2}})\s+if\s+not\s+exists\b"
+)
+
+
+def _loading_statement(payload: dict, conn) -> JSONResponse | None:
+    """Answer or reword the statements Snowpark's loading calls send (`payload` in place)."""
+    payload["sqlText"] = _NAME_THEN_IF_NOT_EXISTS.sub(r"\1IF NOT EXISTS \2", payload["sqlText"])
+    bindings = payload.get("bindings") or {}
+    if _INFER_SCHEMA.fullmatch(payload["sqlText"]) and len(bindings) == 2:
+        answer = _infer_schema(conn, str(bindings["1"]["value"]))
+        if isinstance(answer, Response):
+            return answer
+        payload["sqlText"], payload["bindings"] = answer, None
+    return None
+
+
+def _split_identifier(text: str) -> list[tuple[str, bool]]:
+    """`"DB"."SCHEMA"."T"` or `db.t` as (name, quoted) parts; quoted parts may hold dots."""
+    parts = re.findall(r'"((?:[^"]|"")*)"|([^."]+)', text)
+    return [(q.replace('""', '"'), True) if q else (u, False) for q, u in parts]
+
+
+def _identifier(expression, params):
+    """fakesnow's IDENTIFIER(?), which takes `"DB"."SCHEMA"."T"` for one quoted name."""
+    table = _original_identifier(expression, params)
+    name = table.this if isinstance(table, exp.Table) else None
+    if table is expression or not (isinstance(name, exp.Identifier) and name.quoted):
+        return table
+    parts = _split_identifier(f'"{name.this}"')
+    if not 1 < len(parts) <= 3:
+        return table
+    idents = [exp.Identifier(this=n, quoted=q) for n, q in parts]
+    keys = ["catalog", "db", "this"][-len(idents) :]
+    return exp.Table(**dict(zip(keys, idents, strict=True)))
+
+
+def _stage_literal_in_copy(node):
+    # COPY INTO t FROM (SELECT ... FROM '@stage'): Snowflake takes the quoted form too.
+    if (
+        isinstance(node, exp.Table)
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.this.this.startswith("@")
+        and node.find_ancestor(exp.Copy)
+    ):
+        return exp.Table(this=exp.Var(this=node.this.this))
+    return node
+
+
+def _positions_over_values(node):
+    """SELECT $1, $2 FROM VALUES (...): Snowflake's positional columns, DuckDB's parameters.
+
+    Snowpark's create_dataframe from lists sends this; the VALUES columns are named COLUMN1..n
+    (Snowflake's names for them) and $n becomes COLUMNn.
+    """
+    from_ = node.args.get("from_") if isinstance(node, exp.Select) else None
+    values = from_.this if isinstance(from_, exp.From) else None
+    if not isinstance(values, exp.Values) or values.alias or not values.expressions:
+        return node
+    width = len(values.expressions[0].expressions)
+    names = [exp.to_identifier(f"COLUMN{i}", quoted=True) for i in range(1, width + 1)]
+    values.set("alias", exp.TableAlias(this=exp.to_identifier("_VALUES"), columns=names))
+
+    def column(p):
+        if (
+            isinstance(p, exp.Parameter)
+            and isinstance(p.this, exp.Literal)
+            and not p.this.is_string
+        ):
+            position = int(p.this.this)
+            if 1 <= position <= width:
+                return exp.column(f"COLUMN{position}", quoted=True)
+        return p
+
+    for expression in node.expressions:
+        expression.transform(column, copy=False)
+    for key in ("where", "group", "having", "order"):
+        if node.args.get(key):
+            node.args[key].transform(column, copy=False)
+    return node
+
+
+def _temp_tables(conn) -> dict[str, tuple[str, str]]:
+    # Temporary tables created with a qualified name: DuckDB keeps them in its own `temp`
+    # catalog, so the name is looked up there wherever the statement qualifies it so.
+    return conn.__dict__.setdefault("tutorial_temp_tables", {})
+
+
+def _qualified_temp_tables(expression, conn):
+    """CREATE TEMP TABLE DB.SCHEMA.T (what write_pandas sends for Snowpark) and its uses."""
+    known = _temp_tables(conn)
+    create = expression if isinstance(expression, exp.Create) else None
+    if create and create.kind == "TABLE" and create.find(exp.TemporaryProperty):
+        table = create.find(exp.Table)
+        if table is not None and (table.args.get("catalog") or table.args.get("db")):
+            where = (table.catalog or conn.database, table.db or conn.schema)
+            known[table.name] = where
+            table.set("catalog", None)
+            table.set("db", None)
+            return expression
+    if not known:
+        return expression
+    live = {
+        name
+        for (name,) in conn._duck_conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        ).fetchall()
+    }
+    for name in [n for n in known if n not in live]:
+        del known[name]
+    for table in expression.find_all(exp.Table):
+        where = (table.catalog or conn.database, table.db or conn.schema)
+        if (table.args.get("catalog") or table.args.get("db")) and known.get(table.name) == where:
+            table.set("catalog", None)
+            table.set("db", None)
+    return expression
+
+
+def _server_errors(method):
+    """fakesnow's cursor method, whose unexpected errors become Snowflake errors, not HTTP 500s."""
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ProgrammingError as error:
+            exists = re.search(
+                r'Catalog Error: \w+ with name "?([^"]+?)"? already exists', error.raw_msg
+            )
+            if error.errno == 2003 and exists:  # DuckDB's words, fakesnow's "does not exist" code
+                raise ProgrammingError(
+                    msg=f"SQL compilation error:\nObject '{exists[1]}' already exists.",
+                    errno=2002,
+                    sqlstate="42710",
+                ) from None
+            raise
+        except SnowflakeError:
+            raise
+        except ParseError as error:  # execute converts these; _describe_only does not
+            raise syntax_error(error) from None
+        except duckdb.InvalidInputException as error:
+            if "were not provided" in str(error):
+                raise ProgrammingError(
+                    msg="SQL compilation error:\nBind variable ? not set.",
+                    errno=2049,
+                    sqlstate="42601",
+                ) from None
+            raise ProgrammingError(msg=str(error), errno=100038, sqlstate="22018") from None
+        except Exception as error:  # noqa: BLE001 - every error reaches the client as Snowflake's
+            message = str(error).split("\n")[0] or type(error).__name__
+            raise ProgrammingError(
+                msg=f"SQL execution error: {message}", errno=603, sqlstate="XX000"
+            ) from None
+
+    return wrapper
+
+
+def _error_response(response: Response) -> Response:
+    """A last guard: an HTTP 500 (which the connector retries for minutes) as Snowflake's error."""
+    if response.status_code < 500:
+        return response
+    return _error(603, "XX000", "SQL execution internal error: the local Snowflake failed.")
+
+
 # --- Large results in chunks, as Snowflake sends them -----------------------------------------
 
 # Snowflake's result chunks hold up to about 16 MB; the first part comes inline, smaller.
@@ -349,20 +578,26 @@ async def query_request(request: Request) -> Response:
         body = await request.body()
         gzipped = request.headers.get("Content-Encoding") == "gzip"
         payload = json.loads(gzip.decompress(body) if gzipped else body)
+        original = dict(payload)
+        if answered := _loading_statement(payload, conn):
+            return answered
         rewritten = _rewrite(payload["sqlText"], conn)
         if isinstance(rewritten, Response):
             return rewritten
-        if rewritten != payload["sqlText"]:
-            payload["sqlText"] = rewritten
+        payload["sqlText"] = rewritten
+        if payload != original:
             raw = json.dumps(payload).encode()
             request._body = gzip.compress(raw) if gzipped else raw  # Starlette's cached body
-    response = await fakesnow_server.query_request(request)
+    response = _error_response(await fakesnow_server.query_request(request))
     return _chunked.add_chunks(request, response)
 
 
 # --- Functions fixed inside fakesnow's SQL transform
 
 _original_transform = FakeSnowflakeCursor._transform
+_original_execute = FakeSnowflakeCursor.execute
+_original_describe_only = FakeSnowflakeCursor._describe_only
+_original_identifier = fakesnow_transforms.identifier
 
 
 def _as_column(original: exp.Expression, replacement: exp.Expression, name: str):
@@ -408,7 +643,11 @@ def _transform(self: FakeSnowflakeCursor, expression, params):
         return node
 
     expression = expression.transform(session_functions, copy=False)
-    return _original_transform(self, expression, params).transform(signed_hash, copy=False)
+    expression = expression.transform(_stage_literal_in_copy, copy=False)
+    expression = expression.transform(_positions_over_values, copy=False)
+    transformed = _original_transform(self, expression, params)
+    transformed = _qualified_temp_tables(transformed, conn)
+    return transformed.transform(signed_hash, copy=False)
 
 
 # --- The server
@@ -454,6 +693,9 @@ class SnowflakeServer:
         self.db_dir.mkdir(parents=True, exist_ok=True)
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         FakeSnowflakeCursor._transform = _transform
+        FakeSnowflakeCursor.execute = _server_errors(_original_execute)
+        FakeSnowflakeCursor._describe_only = _server_errors(_original_describe_only)
+        fakesnow_transforms.identifier = _identifier
         _chunked.chunk_bytes = self.chunk_bytes
         fakesnow_server.to_ipc = _chunked.first_part
         fakesnow_stage.LOCAL_BUCKET_PATH = str(self.stage_dir)

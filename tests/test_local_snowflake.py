@@ -269,3 +269,31 @@ def test_large_results_arrive_in_chunks_fetched_while_reading(tmp_path, monkeypa
     assert len(downloads) == chunks  # each chunk fetched once, on demand
     rows = [n for batch in everything for n in batch["N"]]
     assert rows == list(range(200_000))  # complete, and in order
+
+
+def test_a_statement_error_comes_back_fast_as_a_snowflake_error(unique):
+    # Without network_timeout the connector retries an HTTP 500 for minutes: every error must
+    # come back as Snowflake's error response, which it raises at once.
+    database = f"TEST_{unique.upper()}"
+    client = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_local_snowflake import local_session
+        s = local_session({database!r}, network_timeout=None)
+        for sql in ("SELECT ? + 1", "SELECT * FROM NO_SUCH_TABLE", "SELEC 1"):
+            try:
+                s.sql(sql).collect()
+            except Exception as error:
+                print(type(error).__name__, getattr(error, "sql_error_code", None))
+        s.sql("DROP DATABASE {database}").collect()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", client], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.split("\n")[:3] == [
+        "SnowparkSQLException 2049",
+        "SnowparkSQLException 2003",
+        "SnowparkSQLException 1003",
+    ]

@@ -16,6 +16,12 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
 - stage files live in the state folder, not in a temporary folder per process;
+- Snowpark's loading calls: write_pandas in every mode (INFER_SCHEMA over a stage's Parquet files,
+  IDENTIFIER(?) with a qualified quoted name, COPY FROM '@stage', temporary tables named with
+  their database and schema), create_dataframe from lists ($1 over VALUES), save_as_table's
+  `CREATE TABLE T IF NOT EXISTS`; these belong upstream in fakesnow;
+- every statement error comes back as Snowflake's error response (fakesnow answers an unexpected
+  one with HTTP 500, which the connector retries for minutes);
 - large results come back as Snowflake sends them: a first part inline and the rest as chunks
   the connector downloads one by one while the client reads (fakesnow sends everything inline,
   which would make every client hold the whole result at once).

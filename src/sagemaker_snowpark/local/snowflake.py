@@ -13,6 +13,13 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   current only when it exists (else CURRENT_DATABASE() is NULL and unqualified names fail with
   "This session does not have a current database"), and the names are never pasted into SQL;
 - DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
+- CREATE [OR REPLACE] DATABASE creates PUBLIC and makes both current (fakesnow would fail to
+  re-attach the file on OR REPLACE, and create neither PUBLIC nor a current database);
+- UDFs and stored procedures (and Snowpark's add_packages) are refused with one line, before
+  fakesnow could leave a DuckDB macro behind;
+- SUM/AVG of fixed-point numbers stay fixed-point (fakesnow casts them to DOUBLE), unaliased
+  aggregates are named as Snowflake names them (COUNT(*)), RESULT_SCAN works inside a query;
+- quoted identifiers are case-sensitive, as on Snowflake, though DuckDB's catalog is not;
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
 - stage files live in the state folder, not in a temporary folder per process;

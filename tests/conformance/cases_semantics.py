@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from snowflake.snowpark import Session
-from snowflake.snowpark.functions import udf
+from snowflake.snowpark.functions import avg, udf
+from snowflake.snowpark.functions import sum as sum_
 from snowflake.snowpark.types import IntegerType
 
 from conformance.harness import Case, Raises, connection_options, rows
@@ -57,6 +58,12 @@ def _aggregate(expression: str):
         return _typed(session, f"SELECT {expression} FROM N")
 
     return run
+
+
+def _dataframe_aggregates(session):
+    _numbers(session)
+    dataframe = session.table("N").agg(sum_("A").alias("TOTAL"), avg("A").alias("MEAN"))
+    return rows(dataframe), [str(field.datatype) for field in dataframe.schema.fields]
 
 
 def _names(session):
@@ -151,6 +158,23 @@ CASES = [
         _aggregate("SUM(A)"),
         ([(9007199254740997,)], ["LongType()"]),
         "SUM: the input's type; NUMBER(38,0) maps to LongType in Snowpark",
+    ),
+    Case(
+        "Aggregates",
+        "SUM(...) OVER (...) of NUMBER(38,0): exact, NUMBER(38,0)",
+        _aggregate("SUM(A) OVER ()"),
+        ([(9007199254740997,)] * 3, ["LongType()"]),
+        "SUM as a window function: the input's type",
+    ),
+    Case(
+        "Aggregates",
+        "DataFrame.agg(sum, avg) of NUMBER(38,0)",
+        _dataframe_aggregates,
+        (
+            [(9007199254740997, Decimal("3002399751580332.333333"))],
+            ["LongType()", "DecimalType(38, 6)"],
+        ),
+        "DataFrame.agg; SUM, AVG",
     ),
     Case(
         "Aggregates",

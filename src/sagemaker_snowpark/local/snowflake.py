@@ -542,7 +542,9 @@ def _exact_aggregates(cursor, expression):
     SUM(NUMBER(38,0)) then loses digits. The argument types are asked of DuckDB (DESCRIBE of the
     same query with ANY_VALUE(argument) as columns); for numbers the cast is undone: SUM is
     then exact, NUMBER(38, s), and AVG is NUMBER(38, s') with Snowflake's division scale
-    s' = max(s, min(s + 6, 12)). AVG itself is computed by DuckDB in DOUBLE.
+    s' = max(s, min(s + 6, 12)), computed in integers (over a window or with FILTER: DuckDB's
+    DOUBLE, typed so). In a correlated subquery, where the probe cannot run, fakesnow's DOUBLE
+    stays.
     """
     for select in list(expression.find_all(exp.Select)):
         found = [
@@ -576,7 +578,17 @@ def _exact_aggregates(cursor, expression):
             node.set("this", node.this.this)
             if isinstance(node, exp.Avg):
                 s = int(scale[1]) if scale else 0
-                node.replace(_exact_average(node.this, max(s, min(s + 6, 12))))
+                s = max(s, min(s + 6, 12))
+                if isinstance(node.parent, (exp.Window, exp.Filter)):
+                    # AVG(...) OVER (...) or FILTER (...): DuckDB's DOUBLE, typed as Snowflake's
+                    outer = node.parent
+                    while isinstance(outer.parent, (exp.Window, exp.Filter)):
+                        outer = outer.parent
+                    to = exp.DataType.build(f"DECIMAL(38, {s})")
+                    name = outer.sql("snowflake").upper()
+                    outer.replace(_as_column(outer, exp.Cast(this=outer.copy(), to=to), name))
+                else:
+                    node.replace(_exact_average(node.this, s))
     return expression
 
 

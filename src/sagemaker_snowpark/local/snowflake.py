@@ -13,6 +13,13 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   current only when it exists (else CURRENT_DATABASE() is NULL and unqualified names fail with
   "This session does not have a current database"), and the names are never pasted into SQL;
 - DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
+- CREATE [OR REPLACE] DATABASE creates PUBLIC and makes both current (fakesnow would fail to
+  re-attach the file on OR REPLACE, and create neither PUBLIC nor a current database);
+- UDFs and stored procedures (and Snowpark's add_packages) are refused with one line, before
+  fakesnow could leave a DuckDB macro behind;
+- SUM/AVG of fixed-point numbers stay fixed-point (fakesnow casts them to DOUBLE), unaliased
+  aggregates are named as Snowflake names them (COUNT(*)), RESULT_SCAN works inside a query;
+- quoted identifiers are case-sensitive, as on Snowflake, though DuckDB's catalog is not;
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
 - stage files live in the state folder, not in a temporary folder per process;
@@ -207,6 +214,8 @@ def _rewrite(sql: str, conn) -> str | JSONResponse:
     """The statement to hand to fakesnow instead of `sql`, or a finished error response."""
     text = sql.strip().rstrip(";").strip()
     identity = _identity(conn)
+    if (answer := _semantics_rewrite(text, conn)) is not None:
+        return answer
     if m := re.fullmatch(
         rf"(?is)create\s+(?:or\s+replace\s+)?warehouse\s+(?:if\s+not\s+exists\s+)?({_IDENT}).*",
         text,
@@ -504,6 +513,69 @@ def _error_response(response: Response) -> Response:
     return _error(603, "XX000", "SQL execution internal error: the local Snowflake failed.")
 
 
+# --- Databases, and what the stack refuses (issue 12, items 5, 7 and 9)
+
+# One line for everything that would run code inside the warehouse: the stack has no Python in
+# its warehouse, and a SQL UDF would run as a DuckDB macro with DuckDB's semantics.
+NO_UDFS = (
+    "The local stack does not run Python inside the warehouse: UDFs and stored procedures "
+    "(and session.add_packages) need a Snowflake account."
+)
+
+
+def _semantics_rewrite(text: str, conn) -> str | JSONResponse | None:
+    """What `_rewrite` answers for databases and UDFs, or None to go on."""
+    if m := re.fullmatch(
+        rf"(?is)create\s+(or\s+replace\s+)?(?:transient\s+)?database\s+(if\s+not\s+exists\s+)?"
+        rf"({_IDENT})(?:\s+comment\s*=\s*'(?:[^']|'')*')?",
+        text,
+    ):
+        return _create_database(conn, _name(m[3]), or_replace=bool(m[1]), if_not_exists=bool(m[2]))
+    if re.match(
+        r"(?is)create\s+(or\s+replace\s+)?(secure\s+)?((scoped\s+)?temp(orary)?\s+|volatile\s+)?"
+        r"(aggregate\s+)?(function|procedure)\b",
+        text,
+    ) or re.search(r"(?is)\binformation_schema\s*\.\s*packages\b", text):
+        # Refused before fakesnow runs it: fakesnow would leave a macro behind (item 9).
+        return _error(2, "0A000", NO_UDFS)
+    if re.match(r"(?is)create\s+scoped\s+temporary\s+stage\b", text):
+        # Snowpark's session stage, made first by udf.register: then it meets NO_UDFS.
+        return re.sub(r"(?is)^create\s+scoped\s+temporary", "CREATE TEMPORARY", text)
+    return None
+
+
+def _create_database(conn, name: str, or_replace: bool, if_not_exists: bool):
+    """CREATE [OR REPLACE] DATABASE as on Snowflake: with PUBLIC, and current for the session."""
+    if not re.fullmatch(r"[A-Za-z_][\w$]*", name):
+        # The name becomes a file name in the state folder.
+        return _error(
+            2,
+            "0A000",
+            f"The local stack names databases with letters, digits, _ and $ only, not '{name}'.",
+        )
+    duck = conn._duck_conn
+    found = duck.execute(
+        "SELECT database_name FROM duckdb_databases() WHERE upper(database_name) = upper(?)",
+        [name],
+    ).fetchone()
+    if found and found[0] != name:
+        # DuckDB's catalog ignores case, so "x" and X cannot both be databases here.
+        return _error(
+            2, "0A000", f"The local stack cannot hold databases {found[0]} and {name} together."
+        )
+    exists = found is not None
+    if exists and if_not_exists:
+        return _ok(f"{name} already exists, statement succeeded.")
+    if exists and not or_replace:
+        return _error(2002, "42710", f"SQL compilation error:\nObject '{name}' already exists.")
+    if exists:
+        _drop_database(conn, name, if_exists=True)
+    cursor = conn.cursor()
+    cursor.execute(f"CREATE DATABASE {_quoted(name)}")
+    cursor.execute(f"CREATE SCHEMA {_quoted(name)}.PUBLIC")  # fakesnow makes it current
+    return _ok(f"Database {name} successfully created.")
+
+
 # --- Large results in chunks, as Snowflake sends them -----------------------------------------
 
 # Snowflake's result chunks hold up to about 16 MB; the first part comes inline, smaller.
@@ -648,12 +720,214 @@ def _transform(self: FakeSnowflakeCursor, expression, params):
             return _as_column(node, signed, name)
         return node
 
+    expression = _result_scans(self, expression)
+    _check_identifier_case(self, expression)
     expression = expression.transform(session_functions, copy=False)
     expression = expression.transform(_stage_literal_in_copy, copy=False)
     expression = expression.transform(_positions_over_values, copy=False)
+    expression = expression.transform(_upper_case_aggregate_names, copy=False)
+    for node in expression.find_all(exp.Sum, exp.Avg):
+        if not isinstance(node.this, (exp.Cast, exp.TryCast)):
+            node.meta["tutorial_uncast"] = True  # fakesnow casts it to DOUBLE; maybe undone
     transformed = _original_transform(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
-    return transformed.transform(signed_hash, copy=False)
+    transformed = transformed.transform(signed_hash, copy=False)
+    return _exact_aggregates(self, transformed)
+
+
+# --- Snowflake's names, types and identifier case (issue 12, items 10, 11 and 12)
+
+
+def _result_scans(cursor, expression):
+    """RESULT_SCAN anywhere in a query, e.g. Snowpark's `SELECT "name" FROM (SELECT * FROM
+    TABLE(RESULT_SCAN(id)))` after LS; fakesnow answers only SELECT * FROM TABLE(RESULT_SCAN(id)).
+
+    The cached result is given to DuckDB as a view of that Arrow table.
+    """
+    if fakesnow_transforms.result_scan(expression.copy()).args.get("result_scan_sfqid"):
+        return expression  # fakesnow's own case
+    for node in list(expression.find_all(exp.TableFromRows)):
+        call = node.this
+        if not (
+            isinstance(call, exp.Anonymous)
+            and call.name.upper() == "RESULT_SCAN"
+            and call.expressions
+            and isinstance(call.expressions[0], exp.Literal)
+        ):
+            continue
+        sfqid = call.expressions[0].this
+        cached = cursor._conn.results_cache.get(sfqid)
+        if cached is None:
+            raise ProgrammingError(msg=f"Statement {sfqid} not found", errno=709, sqlstate="02000")
+        view = f"_tutorial_result_{uuid.uuid5(uuid.NAMESPACE_OID, sfqid).hex}"
+        cursor._duck_conn.register(view, cached[0])
+        node.replace(
+            exp.Table(this=exp.to_identifier(view, quoted=True), alias=node.args.get("alias"))
+        )
+    return expression
+
+
+def _upper_case_aggregate_names(node):
+    # DuckDB names `count(x)` and `count_star()`; Snowflake names the upper-cased text, COUNT(*).
+    if isinstance(node, exp.AggFunc) and not isinstance(node, (exp.Sum, exp.Avg)):
+        return _as_column(node, node, node.sql("snowflake").upper())
+    return node
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+_INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
+
+
+def _exact_aggregates(cursor, expression):
+    """SUM and AVG of fixed-point numbers stay fixed-point, as on Snowflake.
+
+    fakesnow casts every SUM/AVG argument to DOUBLE (so that VARCHARs sum, as on Snowflake):
+    SUM(NUMBER(38,0)) then loses digits. The argument types are asked of DuckDB (DESCRIBE of the
+    same query with ANY_VALUE(argument) as columns); for numbers the cast is undone: SUM is
+    then exact, NUMBER(38, s), and AVG is NUMBER(38, s') with Snowflake's division scale
+    s' = max(s, min(s + 6, 12)), computed in integers (over a window or with FILTER: DuckDB's
+    DOUBLE, typed so). In a correlated subquery, where the probe cannot run, fakesnow's DOUBLE
+    stays.
+    """
+    for select in list(expression.find_all(exp.Select)):
+        found = [
+            node
+            for node in select.find_all(exp.Sum, exp.Avg)
+            if node.meta.get("tutorial_uncast")
+            and node.parent_select is select
+            and isinstance(node.this, exp.TryCast)
+        ]
+        if not found:
+            continue
+        probe = select.copy()
+        for key in ("order", "having", "limit", "offset", "qualify", "distinct", "with"):
+            probe.set(key, None)
+        probe.set(
+            "expressions",
+            [exp.func("ANY_VALUE", node.this.this.copy()) for node in found],
+        )
+        probe = probe.transform(lambda e: exp.Null() if isinstance(e, exp.Placeholder) else e)
+        try:
+            types = [
+                row[1]
+                for row in cursor._duck_conn.execute(f"DESCRIBE {probe.sql('duckdb')}").fetchall()
+            ]
+        except duckdb.Error:
+            continue  # e.g. a correlated subquery: fakesnow's DOUBLE stays
+        for node, kind in zip(found, types, strict=True):
+            scale = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", kind)
+            if kind not in _INTEGERS and not scale:
+                continue
+            node.set("this", node.this.this)
+            if isinstance(node, exp.Avg):
+                s = int(scale[1]) if scale else 0
+                s = max(s, min(s + 6, 12))
+                if isinstance(node.parent, (exp.Window, exp.Filter)):
+                    # AVG(...) OVER (...) or FILTER (...): DuckDB's DOUBLE, typed as Snowflake's
+                    outer = node.parent
+                    while isinstance(outer.parent, (exp.Window, exp.Filter)):
+                        outer = outer.parent
+                    to = exp.DataType.build(f"DECIMAL(38, {s})")
+                    name = outer.sql("snowflake").upper()
+                    outer.replace(_as_column(outer, exp.Cast(this=outer.copy(), to=to), name))
+                else:
+                    node.replace(_exact_average(node.this, s))
+    return expression
+
+
+def _exact_average(argument, scale: int):
+    """AVG(argument) as NUMBER(38, scale), rounded half away from zero, in integers.
+
+    DuckDB's AVG is a DOUBLE, exact to about 16 digits only.
+    """
+    arg = argument.sql("duckdb")
+    total = f"CAST(SUM({arg}) * {10**scale} AS HUGEINT)"
+    count = f"COUNT({arg})"
+    quotient = f"({total} * 2 + SIGN({total}) * {count}) // NULLIF({count} * 2, 0)"
+    unit = f"CAST('{10**-scale:.{scale}f}' AS DECIMAL({scale + 1}, {scale}))"
+    return parse_one(
+        f"CAST(CAST({quotient} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {scale}))",
+        read="duckdb",
+    )
+
+
+def _check_identifier_case(cursor, expression) -> None:
+    """Quoted identifiers are case-sensitive on Snowflake; DuckDB's catalog ignores case.
+
+    A table or column named in a statement resolves (quoted: as written, unquoted: upper-cased)
+    only to an object of exactly that name: one differing only in case, which DuckDB would use,
+    is an error here as on Snowflake. Names this cannot see (table functions, stages) are left
+    to DuckDB.
+    """
+    if not isinstance(expression, (exp.Select, exp.Insert, exp.Update, exp.Delete, exp.Create)):
+        return
+    conn = cursor._conn
+    duck = cursor._duck_conn
+    ctes = {cte.alias_or_name.upper() for cte in expression.find_all(exp.CTE)}
+    target = expression.this if isinstance(expression, exp.Create) else None
+    columns: list[str] = []
+    complete = True  # every source is a table whose columns are known
+    for table in expression.find_all(exp.Table):
+        ident = table.this
+        if not isinstance(ident, exp.Identifier) or table.name.upper() in ctes:
+            complete = False
+            continue
+        if target is not None and (table is target or table.parent is target):
+            continue
+        wanted = ident.name if ident.quoted else ident.name.upper()
+        catalog = table.catalog or conn.database
+        schema = table.db or conn.schema
+        if not catalog or not schema:
+            complete = False
+            continue
+        names = [
+            row[0]
+            for row in duck.execute(
+                "SELECT table_name FROM information_schema.tables WHERE upper(table_catalog) = "
+                "upper(?) AND upper(table_schema) = upper(?) AND upper(table_name) = upper(?)",
+                [catalog, schema, wanted],
+            ).fetchall()
+        ]
+        if not names:
+            complete = False
+            continue
+        if wanted not in names:
+            shown = _quoted(wanted) if ident.quoted else wanted
+            raise ProgrammingError(
+                msg=f"SQL compilation error:\nObject '{shown}' does not exist or not authorized.",
+                errno=2003,
+                sqlstate="42S02",
+            )
+        columns += [
+            row[0]
+            for row in duck.execute(
+                "SELECT column_name FROM information_schema.columns WHERE upper(table_catalog) = "
+                "upper(?) AND upper(table_schema) = upper(?) AND table_name = ?",
+                [catalog, schema, wanted],
+            ).fetchall()
+        ]
+    if not complete:
+        return
+    known = set(columns)
+    aliases = [a.args.get("alias") for a in expression.find_all(exp.Alias)]
+    aliases += [i for t in expression.find_all(exp.TableAlias) for i in t.columns]
+    known |= {
+        i.name if i.quoted else i.name.upper() for i in aliases if isinstance(i, exp.Identifier)
+    }
+    for column in expression.find_all(exp.Column):
+        ident = column.this
+        if not isinstance(ident, exp.Identifier):
+            continue
+        wanted = ident.name if ident.quoted else ident.name.upper()
+        if wanted in known:
+            continue
+        if any(name.upper() == wanted.upper() for name in known):
+            shown = _quoted(wanted) if ident.quoted else wanted
+            raise ProgrammingError(
+                msg=f"SQL compilation error:\ninvalid identifier '{shown}'",
+                errno=904,
+                sqlstate="42000",
+            )
 
 
 # --- The server

@@ -7,7 +7,7 @@ from tempfile import TemporaryDirectory
 
 from snowflake.snowpark.functions import col
 
-from conformance.harness import Case, rows
+from conformance.harness import Case, Raises, rows
 
 
 def _put_and_copy(session):
@@ -43,6 +43,12 @@ def _batches(session):
         "SELECT SEQ4() AS N FROM TABLE(GENERATOR(ROWCOUNT => 1000))"
     ).collect()
     return sum(len(batch) for batch in session.table("NUMBERS").to_pandas_batches())
+
+
+def _to_pandas(session):
+    left, _ = _two_tables(session)
+    frame = left.sort("K").to_pandas()
+    return list(frame.columns), frame.values.tolist()
 
 
 CASES = [
@@ -91,5 +97,33 @@ CASES = [
         _put_and_copy,
         [(1, "ada"), (2, "grace")],
         "PUT, COPY INTO <table>",
+    ),
+    Case(
+        "Results",
+        "to_pandas: upper-case column names, the rows in order",
+        _to_pandas,
+        (["K", "A"], [[1, "x"], [2, "y"]]),
+        "DataFrame.to_pandas",
+    ),
+    Case(
+        "Queries",
+        "sort and limit",
+        lambda s: rows(_two_tables(s)[0].sort(col("K").desc()).limit(1)),
+        [(2, "y")],
+        "DataFrame.sort, DataFrame.limit",
+    ),
+    Case(
+        "Errors",
+        "a table that does not exist",
+        lambda s: s.table("NO_SUCH_TABLE").collect(),
+        Raises(2003, "does not exist or not authorized"),
+        "Error 002003",
+    ),
+    Case(
+        "Errors",
+        "a SQL syntax error",
+        lambda s: s.sql("SELEC 1").collect(),
+        Raises(1003, "syntax error"),
+        "Error 001003",
     ),
 ]

@@ -207,6 +207,9 @@ def test_get_serves_only_stage_files_from_the_server_itself(session, tmp_path):
     # A stage path never reaches outside the stage: nothing matches, as for a missing file.
     with pytest.raises(OperationalError, match="the file does not exist"):
         session.sql(f"GET @GET_STAGE/../../ file://{tmp_path}/").collect()
+    without_database = local_session("NO_SUCH_DATABASE", create=False)
+    with pytest.raises(SnowparkSQLException, match="does not have a current database"):
+        without_database.sql(f"GET @GET_STAGE file://{tmp_path}/").collect()
 
 
 def test_drop_database_removes_it(state_dir, unique):

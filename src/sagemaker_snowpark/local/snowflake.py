@@ -319,7 +319,15 @@ def _get(request: Request, conn, match: re.Match) -> JSONResponse:
         except re.error as error:
             return _error(1003, "42000", f"SQL compilation error:\ninvalid PATTERN ({error})")
     var, _, path = location[1:].partition("/")
-    catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
+    try:
+        catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
+    except AssertionError:  # fakesnow's way of saying there is no current database or schema
+        return _error(
+            90105,
+            "22000",
+            "Cannot perform GET. This session does not have a current database. Call 'USE "
+            "DATABASE', or use a qualified name.",
+        )
     found = conn._duck_conn.execute(
         fakesnow_stage.stage_lookup_sql(catalog, schema, name, conn.table_stages)
     ).fetchone()

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from snowflake.connector.errors import OperationalError
 from snowflake.snowpark import Session
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
@@ -180,6 +181,35 @@ def test_stage_put_copy_and_drop(session, tmp_path):
     with pytest.raises(SnowparkSQLException, match="does not exist"):
         session.sql("DROP STAGE LOAD_STAGE").collect()
     session.sql("DROP STAGE IF EXISTS LOAD_STAGE").collect()
+
+
+def test_get_serves_only_stage_files_from_the_server_itself(session, tmp_path):
+    """GET downloads over the server's own port; a URL escaping the stages' folder is refused."""
+    import http.client
+
+    (tmp_path / "a.csv").write_text("x\n")
+    session.sql("CREATE TEMPORARY STAGE GET_STAGE").collect()
+    session.file.put(str(tmp_path / "a.csv"), "@GET_STAGE", auto_compress=False)
+    cursor = session.connection.cursor()
+    answer = cursor._execute_helper(f"GET @GET_STAGE file://{tmp_path}/out/")
+    [url] = answer["data"]["presignedUrls"]
+    assert url.startswith(f"http://{os.environ['SNOWFLAKE_HOST']}:{os.environ['SNOWFLAKE_PORT']}/")
+    server = http.client.HTTPConnection(os.environ["SNOWFLAKE_HOST"], os.environ["SNOWFLAKE_PORT"])
+    for path, status in [
+        (url.split(os.environ["SNOWFLAKE_PORT"], 1)[1], 200),
+        ("/fs_bucket/%2e%2e/%2e%2e/etc/passwd", 400),
+        ("/fs_bucket/NO/SUCH/FILE.csv", 404),
+    ]:
+        server.request("GET", path)
+        response = server.getresponse()
+        response.read()
+        assert response.status == status, path
+    # A stage path never reaches outside the stage: nothing matches, as for a missing file.
+    with pytest.raises(OperationalError, match="the file does not exist"):
+        session.sql(f"GET @GET_STAGE/../../ file://{tmp_path}/").collect()
+    without_database = local_session("NO_SUCH_DATABASE", create=False)
+    with pytest.raises(SnowparkSQLException, match="does not have a current database"):
+        without_database.sql(f"GET @GET_STAGE file://{tmp_path}/").collect()
 
 
 def test_drop_database_removes_it(state_dir, unique):

@@ -12,6 +12,8 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - sign-in never creates a database or schema: as on Snowflake, one named at sign-in becomes
   current only when it exists (else CURRENT_DATABASE() is NULL and unqualified names fail with
   "This session does not have a current database"), and the names are never pasted into SQL;
+- GET from an internal stage (fakesnow has no GET): the connector downloads each file over HTTP
+  from this server, as it does from a GCS stage's presigned URLs;
 - DROP DATABASE, DROP STAGE, ALTER SESSION SET QUERY_TAG, Snowpark's Session.close();
 - CREATE [OR REPLACE] DATABASE creates PUBLIC and makes both current (fakesnow would fail to
   re-attach the file on OR REPLACE, and create neither PUBLIC nor a current database);
@@ -49,7 +51,8 @@ import uuid
 from collections import OrderedDict
 from contextvars import ContextVar
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlparse
+from urllib.request import url2pathname
 
 import duckdb
 import fakesnow.server as fakesnow_server
@@ -68,7 +71,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import TutorialError
@@ -287,6 +290,84 @@ def _drop_database(conn, name: str, if_exists: bool) -> str | JSONResponse:
         path.unlink(missing_ok=True)  # DETACH checkpoints, which removes the .wal file
     shutil.rmtree(Path(fakesnow_stage.LOCAL_BUCKET_PATH) / name, True)
     return _ok(f"{name} successfully dropped.")
+
+
+# --- GET: files of an internal stage, downloaded by the connector as from GCS presigned URLs
+
+_QUOTED_OR_BARE = r"('(?:[^'\\]|\\.)*'|\S+)"
+_GET = re.compile(rf"(?is)\s*get\s+{_QUOTED_OR_BARE}\s+{_QUOTED_OR_BARE}(.*?)\s*;?\s*")
+_GET_PATTERN = re.compile(r"(?is)\bpattern\s*=\s*'((?:[^'\\]|\\.)*)'")
+_GET_PARALLEL = re.compile(r"(?is)\bparallel\s*=\s*(\d+)")
+
+
+def _unquoted(text: str) -> str:
+    return text[1:-1].replace("\\'", "'") if text.startswith("'") else text
+
+
+def _get(request: Request, conn, match: re.Match) -> JSONResponse:
+    """Snowflake's answer to GET: the files to download and where, which the connector fetches."""
+    location, target = _unquoted(match[1]), _unquoted(match[2])
+    if not location.startswith("@"):
+        return _error(1003, "42000", f"SQL compilation error:\n{location} does not start with @")
+    if not target.lower().startswith("file://"):
+        return _error(
+            1003, "42000", f"SQL compilation error:\nthe GET target {target} is not a file:// URL"
+        )
+    if pattern := _GET_PATTERN.search(match[3]):
+        try:
+            wanted = re.compile(pattern[1].replace("\\'", "'"))
+        except re.error as error:
+            return _error(1003, "42000", f"SQL compilation error:\ninvalid PATTERN ({error})")
+    var, _, path = location[1:].partition("/")
+    try:
+        catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
+    except AssertionError:  # fakesnow's way of saying there is no current database or schema
+        return _error(
+            90105,
+            "22000",
+            "Cannot perform GET. This session does not have a current database. Call 'USE "
+            "DATABASE', or use a qualified name.",
+        )
+    found = conn._duck_conn.execute(
+        fakesnow_stage.stage_lookup_sql(catalog, schema, name, conn.table_stages)
+    ).fetchone()
+    if found is None:
+        error = fakesnow_stage.not_found_error(f"{catalog}.{schema}.{name}")
+        return _error(error.errno, error.sqlstate, error.msg)
+    root = Path(fakesnow_stage.internal_dir(found[0]))
+    bucket = Path(fakesnow_stage.LOCAL_BUCKET_PATH)
+    # A stage path is a prefix of the files' paths, as in LIST (@F/a matches a.csv).
+    files = sorted(
+        relative
+        for file in root.rglob("*")
+        if file.is_file()
+        and (relative := file.relative_to(root).as_posix()).startswith(path)
+        and (not pattern or wanted.fullmatch(relative))
+    )
+    base = f"{request.url.scheme}://{request.url.netloc}/fs_bucket/"
+    data = {
+        "command": "DOWNLOAD",
+        "src_locations": files,
+        "localLocation": url2pathname(urlparse(target).path),
+        "parallel": int(m[1]) if (m := _GET_PARALLEL.search(match[3])) else 10,
+        "stageInfo": {"locationType": "GCS", "location": f"{found[0]}/", "creds": {}},
+        "presignedUrls": [
+            base + quote((root / file).relative_to(bucket).as_posix()) for file in files
+        ],
+        "encryptionMaterial": None,
+    }
+    return JSONResponse({"data": data, "success": True})
+
+
+async def bucket_download(request: Request) -> Response:
+    """A stage file, for a GET's presigned URL; nothing outside the stages' folder."""
+    bucket = Path(fakesnow_stage.LOCAL_BUCKET_PATH).resolve()
+    target = (bucket / request.path_params["path"]).resolve()  # already URL-decoded
+    if not target.is_relative_to(bucket) or target == bucket:
+        return Response(status_code=400)
+    if not target.is_file():
+        return Response(status_code=404)
+    return FileResponse(target, media_type="application/octet-stream")
 
 
 # --- Loading: write_pandas, create_dataframe, save_as_table, and errors as Snowflake sends them
@@ -659,6 +740,8 @@ async def query_request(request: Request) -> Response:
         original = dict(payload)
         if answered := _loading_statement(payload, conn):
             return answered
+        if get := _GET.fullmatch(payload["sqlText"]):
+            return _get(request, conn, get)
         rewritten = _rewrite(payload["sqlText"], conn)
         if isinstance(rewritten, Response):
             return rewritten
@@ -939,6 +1022,7 @@ def _app() -> Starlette:
         Route("/queries/v1/query-request", query_request, methods=["POST"]),
         Route("/session", session_request, methods=["POST"]),
         Route("/tutorial-chunks/{key}/{index:int}", _chunked.chunk, methods=["GET"]),
+        Route("/fs_bucket/{path:path}", bucket_download, methods=["GET"]),
         *[r for r in fakesnow_server.routes if r.path not in _REPLACED_ROUTES],
     ]
     return Starlette(routes=routes)

@@ -123,7 +123,7 @@ CASES = [
         "Errors",
         "a SQL syntax error",
         lambda s: s.sql("SELEC 1").collect(),
-        Raises(1003, "syntax error"),
+        Raises(1003, "SQL compilation error:\nsyntax error line 1 at position"),
         "Error 001003",
     ),
 ]

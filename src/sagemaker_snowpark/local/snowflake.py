@@ -55,13 +55,14 @@ from urllib.parse import quote, urlencode, urlparse
 from urllib.request import url2pathname
 
 import duckdb
+import fakesnow.cursor as fakesnow_cursor
+import fakesnow.dialect as fakesnow_dialect
 import fakesnow.server as fakesnow_server
 import fakesnow.transforms as fakesnow_transforms
 import pyarrow as pa
 import uvicorn
 from fakesnow.arrow import to_ipc
 from fakesnow.cursor import FakeSnowflakeCursor
-from fakesnow.dialect import syntax_error
 from fakesnow.expr import normalise_ident
 from fakesnow.instance import FakeSnow
 from fakesnow.transforms import stage as fakesnow_stage
@@ -559,6 +560,16 @@ def _server_errors(method):
             exists = re.search(
                 r'Catalog Error: \w+ with name "?([^"]+?)"? already exists', error.raw_msg
             )
+            missing = re.search(
+                r"Catalog Error: Table with name (\S+) does not exist", error.raw_msg
+            )
+            if error.errno == 2003 and missing:  # DuckDB's words for Snowflake's code
+                raise ProgrammingError(
+                    msg=f"SQL compilation error:\nObject '{missing[1]}' does not exist or not "
+                    "authorized.",
+                    errno=2003,
+                    sqlstate="42S02",
+                ) from None
             if error.errno == 2003 and exists:  # DuckDB's words, fakesnow's "does not exist" code
                 raise ProgrammingError(
                     msg=f"SQL compilation error:\nObject '{exists[1]}' already exists.",
@@ -569,7 +580,7 @@ def _server_errors(method):
         except SnowflakeError:
             raise
         except ParseError as error:  # execute converts these; _describe_only does not
-            raise syntax_error(error) from None
+            raise _snowflake_syntax_error(error) from None
         except duckdb.InvalidInputException as error:
             if "were not provided" in str(error):
                 raise ProgrammingError(
@@ -585,6 +596,20 @@ def _server_errors(method):
             ) from None
 
     return wrapper
+
+
+def _snowflake_syntax_error(error: ParseError) -> ProgrammingError:
+    """A parse error in Snowflake's words (fakesnow passes sqlglot's on). The position is where
+    sqlglot stopped, which can be a token later than where Snowflake stops."""
+    found = (error.errors or [{}])[0]
+    line, column, token = found.get("line", 1), found.get("col", 0), found.get("highlight", "")
+    position = max(0, column - len(token))
+    return ProgrammingError(
+        msg=f"SQL compilation error:\nsyntax error line {line} at position {position} "
+        f"unexpected '{token}'.",
+        errno=1003,
+        sqlstate="42000",
+    )
 
 
 def _error_response(response: Response) -> Response:
@@ -1060,6 +1085,7 @@ class SnowflakeServer:
         FakeSnowflakeCursor.execute = _server_errors(_original_execute)
         FakeSnowflakeCursor._describe_only = _server_errors(_original_describe_only)
         fakesnow_transforms.identifier = _identifier
+        fakesnow_dialect.syntax_error = fakesnow_cursor.syntax_error = _snowflake_syntax_error
         _chunked.chunk_bytes = self.chunk_bytes
         fakesnow_server.to_ipc = _chunked.first_part
         fakesnow_stage.LOCAL_BUCKET_PATH = str(self.stage_dir)

@@ -327,3 +327,22 @@ def test_a_statement_error_comes_back_fast_as_a_snowflake_error(unique):
         "SnowparkSQLException 2003",
         "SnowparkSQLException 1003",
     ]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'CREATE DATABASE "X; DROP TABLE {table}"',
+        'CREATE OR REPLACE DATABASE "../{database}"',
+        "SELECT * FROM {table}; DROP TABLE {table}",
+    ],
+)
+def test_a_bad_name_neither_runs_sql_nor_breaks_the_state(session, state_dir, statement):
+    session.sql("CREATE OR REPLACE TABLE KEEP (A INT)").collect()
+    database = session.get_current_database().strip('"')
+    table = f"{database}.PUBLIC.KEEP"
+    files = sorted(p.name for p in (state_dir / "snowflake").iterdir())
+    with pytest.raises(SnowparkSQLException):
+        session.sql(statement.format(table=table, database=database)).collect()
+    assert session.table(table).count() == 0  # still there
+    assert sorted(p.name for p in (state_dir / "snowflake").iterdir()) == files

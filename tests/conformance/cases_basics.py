@@ -126,4 +126,11 @@ CASES = [
         Raises(1003, "SQL compilation error:\nsyntax error line 1 at position"),
         "Error 001003",
     ),
+    Case(
+        "Errors",
+        "two statements in one query (`x; DROP TABLE y`)",
+        lambda s: s.sql("SELECT 1; SELECT 2").collect(),
+        Raises(8, "did not match the desired statement count 1"),
+        "MULTI_STATEMENT_COUNT (default 1)",
+    ),
 ]

@@ -69,7 +69,9 @@ from fakesnow.transforms import stage as fakesnow_stage
 from snowflake.connector.errors import Error as SnowflakeError
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp, parse_one
+from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -214,10 +216,28 @@ def _name(identifier: str) -> str:
 _IDENT = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
 
 
+def _statement_count(text: str) -> int:
+    """How many statements `text` (without its final semicolon) holds: the semicolons outside
+    strings, comments and quoted identifiers, plus one."""
+    try:
+        tokens = Snowflake().tokenize(text)
+    except Exception:  # a statement that does not tokenize fails in the parser, with its message
+        return 1
+    return 1 + sum(t.token_type == TokenType.SEMICOLON for t in tokens)
+
+
 def _rewrite(sql: str, conn) -> str | JSONResponse:
     """The statement to hand to fakesnow instead of `sql`, or a finished error response."""
     text = sql.strip().rstrip(";").strip()
     identity = _identity(conn)
+    if (count := _statement_count(text)) > 1:
+        # Snowflake runs one statement a request unless the client asks for more
+        # (MULTI_STATEMENT_COUNT), so `x; DROP TABLE y` pasted into a query runs nothing.
+        return _error(
+            8,
+            "0A000",
+            f"Actual statement count {count} did not match the desired statement count 1.",
+        )
     if (answer := _semantics_rewrite(text, conn)) is not None:
         return answer
     if m := re.fullmatch(

@@ -30,7 +30,7 @@ def _result(expect) -> str:
     if isinstance(expect, Raises):
         code = f" {expect.code:06d}" if expect.code is not None else ""
         words = f": {expect.words}" if expect.words else ""
-        return f"error{code}{words}"
+        return f"error{code}{words}".replace("\n", " ").replace("|", "\\|")
     return f"`{expect!r}`".replace("|", "\\|")
 
 

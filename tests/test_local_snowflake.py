@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from conformance.harness import connection_options
 from snowflake.connector.errors import OperationalError
 from snowflake.snowpark import Session
 from snowflake.snowpark.exceptions import SnowparkSQLException
@@ -17,20 +18,7 @@ from sagemaker_snowpark.local import stack
 
 def local_session(database: str, create: bool = True, **extra) -> Session:
     """A session on `database`.PUBLIC; with `create`, made first (sign-in creates nothing)."""
-    session = Session.builder.configs(
-        {
-            "account": os.environ["SNOWFLAKE_ACCOUNT"],
-            "user": os.environ["SNOWFLAKE_USER"],
-            "password": "unused-by-the-local-stack",
-            "host": os.environ["SNOWFLAKE_HOST"],
-            "port": int(os.environ["SNOWFLAKE_PORT"]),
-            "protocol": "http",
-            "database": database,
-            "schema": "PUBLIC",
-            "network_timeout": 20,
-            **extra,
-        }
-    ).create()
+    session = Session.builder.configs(connection_options(database, **extra)).create()
     if create:
         session.sql(f"CREATE DATABASE IF NOT EXISTS {database}").collect()
         session.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC").collect()

@@ -318,40 +318,34 @@ def check_namespace(session, params: dict) -> None:
         "CURRENT_WAREHOUSE()"
     ).collect()[0]
     grant = f"and GRANT ROLE {role} TO USER {user} if the role lacks it"
-    if database is None:
-        asked = params.get("database")
+    # What is missing, how its name is shown, and where workload identity users set it.
+    needed = [
+        (
+            "database",
+            database,
+            params.get("database"),
+            " (for workload identity, the user's DEFAULT_NAMESPACE)",
+        ),
+        ("schema", schema, f"{database}.{params.get('schema')}", ""),
+        (
+            "warehouse",
+            warehouse,
+            params.get("warehouse"),
+            " (for workload identity, the user's DEFAULT_WAREHOUSE)",
+        ),
+    ]
+    for kind, current, shown, workload_identity in needed:
+        if current is not None:
+            continue
+        asked = params.get(kind)
         what = (
-            f"database {asked} does not exist or role {role} may not use it"
+            f"{kind} {shown} does not exist or role {role} may not use it"
             if asked
-            else ("no database was named")
+            else f"no {kind} was named"
         )
         raise TutorialError(
-            f"The Snowflake session has no current database ({what}): create it with notebook "
-            "03, or set the database hyperparameter or the secret's database (for workload "
-            f"identity, the user's DEFAULT_NAMESPACE), {grant}."
-        )
-    if schema is None:
-        asked = params.get("schema")
-        what = (
-            f"schema {database}.{asked} does not exist or role {role} may not use it"
-            if asked
-            else ("no schema was named")
-        )
-        raise TutorialError(
-            f"The Snowflake session has no current schema ({what}): create it with notebook 03, "
-            f"or set the schema hyperparameter or the secret's schema, {grant}."
-        )
-    if warehouse is None:
-        asked = params.get("warehouse")
-        what = (
-            f"warehouse {asked} does not exist or role {role} may not use it"
-            if asked
-            else ("no warehouse was named")
-        )
-        raise TutorialError(
-            f"The Snowflake session has no current warehouse ({what}): create it with notebook "
-            "03, or set the warehouse hyperparameter or the secret's warehouse (for workload "
-            f"identity, the user's DEFAULT_WAREHOUSE), {grant}."
+            f"The Snowflake session has no current {kind} ({what}): create it with notebook 03, "
+            f"or set the {kind} hyperparameter or the secret's {kind}{workload_identity}, {grant}."
         )
 
 

@@ -258,13 +258,20 @@ def _page(response: SageMakerResponse, key: str, items: list, sort_keys: dict) -
     items = sorted(items, key=sort_keys[sort_by], reverse=order.upper() == "DESCENDING")
     size = response._get_param("MaxResults") or DEFAULT_PAGE_SIZE
     token = response._get_param("NextToken")
-    if token is not None and not (token.isdigit() and int(token) <= len(items)):
-        raise ValidationError(f"NextToken {token!r} is not valid: pass the one the last page gave.")
-    start = int(token or 0)
-    result = {key: [_public(i) for i in items[start : start + size]]}
-    if start + size < len(items):
-        result["NextToken"] = str(start + size)
+    invalid = ValidationError(f"NextToken {token!r} is not valid: pass the one the last page gave.")
+    page, next_token = _one_page(items, size, token, invalid)
+    result = {key: [_public(i) for i in page]}
+    if next_token:
+        result["NextToken"] = next_token
     return ActionResult(result)
+
+
+def _one_page(items: list, size: int, token: str | None, invalid: Exception):
+    """The page of `items` that `token` (an offset this stack gave) starts, and the next token."""
+    if token is not None and not (token.isdigit() and int(token) <= len(items)):
+        raise invalid
+    start = int(token or 0)
+    return items[start : start + size], str(start + size) if start + size < len(items) else None
 
 
 @_sagemaker_action
@@ -773,15 +780,14 @@ def describe_repositories(self: ECRResponse) -> ActionResult:
     repositories = sorted(result.result["repositories"], key=lambda r: r.name)
     size = self._get_param("maxResults") or ECR_PAGE_SIZE
     token = self._get_param("nextToken")
-    if token is not None and not (token.isdigit() and int(token) <= len(repositories)):
-        raise EcrInvalidParameterException(
-            f"Invalid parameter at 'nextToken' failed to satisfy constraint: {token!r} is not a "
-            "token this call returned"
-        )
-    start = int(token or 0)
-    page = {"repositories": repositories[start : start + size], "failures": []}
-    if start + size < len(repositories):
-        page["nextToken"] = str(start + size)
+    invalid = EcrInvalidParameterException(
+        f"Invalid parameter at 'nextToken' failed to satisfy constraint: {token!r} is not a "
+        "token this call returned"
+    )
+    repositories, next_token = _one_page(repositories, size, token, invalid)
+    page = {"repositories": repositories, "failures": []}
+    if next_token:
+        page["nextToken"] = next_token
     return ActionResult(page)
 
 

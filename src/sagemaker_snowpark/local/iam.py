@@ -230,10 +230,16 @@ def record_to(path: Path) -> None:
     _record_file = path
 
 
+def _principal(arn: str) -> str:
+    """The IAM user or role whose policies decide for `arn`: a role's sessions
+    (arn:aws:sts::...:assumed-role/NAME/SESSION) act with the role's policies."""
+    if match := re.match(r"arn:aws:sts::(\d+):assumed-role/([^/]+)/", arn):
+        return f"arn:aws:iam::{match[1]}:role/{match[2]}"
+    return arn
+
+
 def _record(principal: str, action: str, resource: str, context: dict | None = None) -> None:
-    # A role's sessions (arn:aws:sts::...:assumed-role/NAME/SESSION) act with the role's policies.
-    if match := re.match(r"arn:aws:sts::(\d+):assumed-role/([^/]+)/", principal):
-        principal = f"arn:aws:iam::{match[1]}:role/{match[2]}"
+    principal = _principal(principal)
     entry = (principal, action, resource, tuple(sorted((context or {}).items())))
     with _record_lock:
         if _record_file is None or entry in _recorded:
@@ -402,7 +408,7 @@ _PASSED_ROLES: dict[str, tuple[Callable[[BaseResponse], list[str]], str]] = {
 }
 
 
-def _caller_arn(self: BaseResponse) -> tuple[str, Any]:
+def _caller_arn(self: BaseResponse) -> str:
     from moto.iam.access_control import IAMRequest
 
     request = IAMRequest(
@@ -414,7 +420,7 @@ def _caller_arn(self: BaseResponse) -> tuple[str, Any]:
         headers=self.headers,
         action=self._get_action(),
     )
-    return request._access_key.arn, request._access_key
+    return request._access_key.arn
 
 
 _original_authorize = BaseResponse._authenticate_and_authorize_normal_action
@@ -425,34 +431,32 @@ def _authorize(self: BaseResponse, resource: str = "*") -> None:
     try:
         for each in [resource, *getattr(self, "_tutorial_more_resources", [])]:
             _original_authorize(self, each)
+        if enforcing:
+            _authorize_passed_roles(self)
     except AccessDeniedError as error:
         if not _json_protocol(self):
             raise
         raise _json_denied(error.message) from None
-    if not enforcing:
-        return
+
+
+def _authorize_passed_roles(self: BaseResponse) -> None:
+    """iam:PassRole, with iam:PassedToService, for each role the request hands to a service."""
     service = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")
     service = service[3] if len(service) > 3 else ""
-    action = f"{service}:{self._get_action()}"
-    if action not in _PASSED_ROLES:
+    found = _PASSED_ROLES.get(f"{service}:{self._get_action()}")
+    if found is None:
         return
-    find_roles, passed_to = _PASSED_ROLES[action]
+    find_roles, passed_to = found
     roles = [r for r in find_roles(self) if r]
     if not roles:
         return
-    caller, access_key = _caller_arn(self)
-    documents = access_key.collect_policies()
-    documents = [d if isinstance(d, str) else _document(d) for d in documents]
+    caller = _caller_arn(self)
+    documents = principal_policies(self.current_account, _principal(caller))
+    context = {"iam:PassedToService": passed_to}
     for role in roles:
-        context = {"iam:PassedToService": passed_to}
-        verdict = decide(documents, "iam:PassRole", role, context)
-        if verdict == "allowed":
-            _record(caller, "iam:PassRole", role, context)
-        else:
-            action = f"iam:PassRole on resource: {role}"
-            if _json_protocol(self):
-                raise _json_denied(f"User: {caller} is not authorized to perform: {action}")
-            raise AccessDeniedError(user_arn=caller, action=action)
+        if decide(documents, "iam:PassRole", role, context) != "allowed":
+            raise AccessDeniedError(user_arn=caller, action=f"iam:PassRole on resource: {role}")
+        _record(caller, "iam:PassRole", role, context)
 
 
 def _json_protocol(self: BaseResponse) -> bool:
@@ -465,12 +469,6 @@ def _json_denied(message: str) -> JsonRESTError:
     error = JsonRESTError("AccessDeniedException", message)
     error.code = 400
     return error
-
-
-def _document(policy: Any) -> str:
-    if hasattr(policy, "versions"):
-        return next(v.document for v in policy.versions if v.is_default)
-    return policy["policy_document"] if isinstance(policy, dict) else str(policy)
 
 
 # --- iam:SimulatePrincipalPolicy

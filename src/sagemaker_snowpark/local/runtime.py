@@ -206,9 +206,10 @@ class TrainingRuntime:
         # Each host's /tmp: on SageMaker the instance's storage volume, gone with the instance.
         scratch = {host: job_dir / f"{host}.tmp" for host in hosts}
         pumps = []
+        job_environment = self._environment(job)  # one session of the role serves every host
         for host in hosts:
             scratch[host].mkdir()
-            env = {**self._environment(job), **network}
+            env = {**job_environment, **network}
             if built.docker_image:  # docker mode: the real image, /opt/ml mounted
                 container = f"sm-{job.training_job_name}-{host}"
                 command = docker.run_command(

@@ -164,18 +164,12 @@ def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
         return session.client(service, endpoint_url=endpoint)
 
     iam = client("iam")
-    iam.create_role(
-        RoleName=ROLE_NAME, AssumeRolePolicyDocument=policy_document("execution-role-trust.json")
-    )
     # In Studio one execution role carries all three policies. Here the learner, the jobs and
     # the builds are three principals, so that each policy alone is what its calls are checked
     # against.
+    trust = policy_document("execution-role-trust.json")
     for role, policy in ((ROLE_NAME, "training-job-role"), (CODEBUILD_ROLE_NAME, "codebuild-role")):
-        if role != ROLE_NAME:
-            iam.create_role(
-                RoleName=role,
-                AssumeRolePolicyDocument=policy_document("execution-role-trust.json"),
-            )
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
         iam.put_role_policy(
             RoleName=role, PolicyName=policy, PolicyDocument=policy_document(f"{policy}.json")
         )

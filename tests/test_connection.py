@@ -221,9 +221,11 @@ def test_workload_identity_statements_are_complete():
 
 
 def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    details = (root / "docs" / "real-accounts.md").read_text()  # the README links it
     printed = connection.workload_identity_statements("<execution role ARN>")
-    assert f"```sql\n{printed}\n```" in readme
+    assert f"```sql\n{printed}\n```" in details
     # The local stack signs in as the README's user, with the README's role as its default.
     assert f"CREATE USER IF NOT EXISTS {stack.SNOWFLAKE_USER} TYPE = SERVICE" in readme
     assert f"DEFAULT_ROLE = {local_snowflake.DEFAULT_ROLE};" in readme
@@ -231,7 +233,7 @@ def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses()
     # Granting account privileges needs MANAGE GRANTS: SECURITYADMIN, not USERADMIN.
     before_grant = readme.split("GRANT CREATE WAREHOUSE, CREATE DATABASE ON ACCOUNT")[0]
     assert before_grant.rsplit("USE ROLE ", 1)[1].startswith("SECURITYADMIN;")
-    assert "ALTER USER SAGEMAKER_TRAINING SET NETWORK_POLICY = " in readme
+    assert "ALTER USER SAGEMAKER_TRAINING SET NETWORK_POLICY = " in details
 
 
 def test_notebook_02_prints_the_names_a_real_account_has():

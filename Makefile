@@ -3,21 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 # Parameters the notebooks read (see README): the data source and, for generated data, its size.
 DATA ?=
 ROWS ?=
 TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
+# JupyterLab options for make lab, e.g. LAB_ARGS="--port 8890 --no-browser". JupyterLab refuses to
+# start as root (containers, CI images, many cloud desktops) unless told --allow-root.
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset clean
+.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset picture render clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
 	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
-	@echo "make lab        open JupyterLab on the notebooks with the local stack running"
+	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
 	@echo "make local-up | local-status | local-down | local-reset   manage the local stack"
 	@echo "make bench      the benchmarks (fetch and train, walk-through, two hosts)"
 	@echo "make lint       ruff check and ruff format --check"
+	@echo "make picture    redraw images/architecture.png (needs Graphviz)"
+	@echo "make render     render the notebooks and pages to HTML (and PNG) under build/render/"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=python3.11 ...")'
@@ -39,7 +46,7 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/snowpark-local up
-	$(TUTORIAL_ENV) $(BIN)/snowpark-local exec -- $(BIN)/jupyter lab notebooks; \
+	$(TUTORIAL_ENV) $(BIN)/snowpark-local exec -- $(BIN)/jupyter lab notebooks $(LAB_ROOT) $(LAB_ARGS); \
 	  status=$$?; $(BIN)/snowpark-local down; exit $$status
 
 local-up: $(STAMP)
@@ -60,6 +67,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/walkthrough.py
 	$(BIN)/python bench/two_hosts.py
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[docs]'
+	@touch $(DOCS_STAMP)
+
+picture: $(DOCS_STAMP)
+	@command -v dot >/dev/null || { echo "make picture needs Graphviz's dot: apt-get install graphviz, brew install graphviz or conda install graphviz"; exit 1; }
+	$(BIN)/python images/architecture.py
+
+render: $(DOCS_STAMP)
+	$(BIN)/python docs/render.py build/render
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -70,7 +88,7 @@ format: $(STAMP)
 
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev,docs]'
 	{ head -n 2 constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable \
 	  | grep -v '^sagemaker-snowpark'; } > constraints.new && mv constraints.new constraints.txt
 	rm -rf .venv-lock

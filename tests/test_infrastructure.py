@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import boto3
+import nbformat
 import pytest
 from moto import mock_aws
 from moto.sagemaker.responses import SageMakerResponse
 
-from sagemaker_snowpark import infrastructure
+from sagemaker_snowpark import infrastructure, tutorial
+from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.local import aws, cloudformation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,10 +92,11 @@ def test_new_domain_stack_creates_the_prerequisites_and_deletes_to_nothing(moto_
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     env = infrastructure.environment(stack["Outputs"])
     account = moto_account.client("sts").get_caller_identity()["Account"]
+    roles = f"arn:aws:iam::{account}:role"
     assert env == {
         "AWS_REGION": REGION,
-        "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{account}:role/SageMakerSnowparkTutorialRole",
-        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"arn:aws:iam::{account}:role/SageMakerSnowparkCodeBuildRole",
+        "SAGEMAKER_ROLE_ARN": f"{roles}/SageMakerSnowparkTutorialRole",
+        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/SageMakerSnowparkCodeBuildRole",
         "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{account}-{REGION}",
         "SAGEMAKER_DOMAIN_ID": "d-sagemaker-snowpark",
     }
@@ -136,3 +139,68 @@ def test_new_domain_stack_creates_the_prerequisites_and_deletes_to_nothing(moto_
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
     assert not [r for r in roles if r.startswith("SageMakerSnowpark")]
     assert iam.list_policies(Scope="Local")["Policies"] == []
+
+
+# --- The real-account runner, offline: the environment names the local stack as it would name
+# a real account (endpoint, credentials, Region), and a notebook fails.
+
+
+def _notebook(path: Path, source: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import os"), nbformat.v4.new_code_cell(source)]
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def series(tmp_path, monkeypatch):
+    """A series of four notebooks whose second fails, in a folder of its own."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    ran = tmp_path / "ran"
+    record = f"open({str(ran)!r}, 'a').write(notebook_name + '\\n')"
+    for name, body in [
+        ("00_check", ""),
+        ("01_fails", "raise RuntimeError('the build failed')"),
+        ("02_never", ""),
+        ("03_clean_up", "import boto3\nwho = boto3.client('sts').get_caller_identity()['Arn']"),
+    ]:
+        source = f"notebook_name = {name!r}\n{body}\n{record}"
+        if name == "03_clean_up":
+            source += f"\nopen({str(tmp_path / 'who')!r}, 'w').write(who)"
+        _notebook(folder / f"{name}.ipynb", source)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_real_run_stops_at_the_failure_and_still_cleans_up(series, learner, capsys):
+    with pytest.raises(TutorialError) as error:
+        tutorial.real(assume_yes=True, folder=series / "notebooks")
+    message = str(error.value)
+    assert message.startswith(
+        "01_fails.ipynb failed at code cell 2: RuntimeError: the build failed"
+    )
+    assert "the clean-up notebook ran" in message
+    assert (series / "ran").read_text().split() == ["00_check", "03_clean_up"]
+    # The clean-up reached AWS with the environment's credentials: here the stack's learner.
+    assert (series / "who").read_text().endswith(":user/tutorial-learner")
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"This runs 4 notebooks on your AWS and Snowflake accounts: {tutorial.REAL_COST}."
+    )
+
+
+def test_real_run_asks_first_and_runs_nothing_unless_confirmed(series):
+    asked = []
+    with pytest.raises(TutorialError, match="Not confirmed: nothing ran."):
+        tutorial.real(
+            assume_yes=False, ask=lambda q: asked.append(q) or "n", folder=series / "notebooks"
+        )
+    assert asked == ["Continue? [y/N] "]
+    assert not (series / "ran").exists()
+
+
+def test_real_run_needs_the_clean_up_notebook_last(series):
+    (series / "notebooks" / "03_clean_up.ipynb").rename(series / "notebooks" / "03_tidy.ipynb")
+    with pytest.raises(TutorialError, match="not a \\*_clean_up.ipynb"):
+        tutorial.real(assume_yes=True, folder=series / "notebooks")
+    assert not (series / "ran").exists()

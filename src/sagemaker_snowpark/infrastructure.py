@@ -1,8 +1,8 @@
 """The CloudFormation template of the tutorial's prerequisites (infrastructure/tutorial.yaml).
 
-python -m sagemaker_snowpark.infrastructure render          copy policies/*.json into the template
-python -m sagemaker_snowpark.infrastructure env STACK       print tutorial.env lines from the outputs
-python -m sagemaker_snowpark.infrastructure delete STACK    stop the space, empty the bucket, delete
+python -m sagemaker_snowpark.infrastructure render         copy policies/*.json into the template
+python -m sagemaker_snowpark.infrastructure env STACK      print tutorial.env lines from outputs
+python -m sagemaker_snowpark.infrastructure delete STACK   stop the space, empty the bucket, delete
 
 The template's policy documents are copies of policies/*.json, each under a comment naming its
 file, so that `aws cloudformation deploy` takes the template as it is; `render` rewrites the
@@ -29,7 +29,8 @@ SPACE = "sagemaker-snowpark"  # the template's space
 APP_POLL_SECONDS = 10
 # A comment naming a policy file, then the document (JSON is YAML) at the same indentation.
 _COPY = re.compile(
-    r"^(?P<indent> *)# (?P<file>policies/[\w.-]+\.json)\n(?P=indent)\{(?:\}|\n.*?\n(?P=indent)\})\n",
+    r"^(?P<indent> *)# (?P<file>policies/[\w.-]+\.json)\n"
+    r"(?P=indent)\{(?:\}|\n.*?\n(?P=indent)\})\n",
     re.MULTILINE | re.DOTALL,
 )
 # Each output's description starts with the tutorial.env variable it fills.
@@ -66,8 +67,9 @@ def stack_outputs(stack_name: str, cloudformation=None) -> list[dict]:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except cloudformation.exceptions.ClientError as error:
         raise TutorialError(
-            f"No stack {stack_name} in this account and Region ({error.response['Error']['Message']}):"
-            " deploy it first (docs/infrastructure.md), or name the one you deployed."
+            f"No stack {stack_name} in this account and Region "
+            f"({error.response['Error']['Message']}): deploy it first (docs/infrastructure.md), "
+            "or name the one you deployed."
         ) from None
     return stack.get("Outputs", [])
 

@@ -8,11 +8,12 @@ DATA ?=
 ROWS ?=
 TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
 
-.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset clean
+.PHONY: help install tutorial real-account test lab notebooks bench lint format lock local-up local-down local-status local-reset clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
 	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
+	@echo "make real-account  run every notebook on your AWS and Snowflake accounts (costs money)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
 	@echo "make local-up | local-status | local-down | local-reset   manage the local stack"
@@ -30,6 +31,10 @@ install: $(STAMP)
 
 tutorial: $(STAMP)
 	$(TUTORIAL_ENV) $(BIN)/python -m sagemaker_snowpark.tutorial run
+
+# The series on real accounts, then always the clean-up notebook; YES=--yes skips the question.
+real-account: $(STAMP)
+	$(BIN)/python -m sagemaker_snowpark.tutorial real $(YES)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m sagemaker_snowpark.tutorial save

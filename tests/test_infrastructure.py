@@ -4,6 +4,7 @@ the local stack's CloudFormation, and the walk-through on what it made."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,38 @@ def test_real_run_needs_the_clean_up_notebook_last(series):
     with pytest.raises(TutorialError, match="not a \\*_clean_up.ipynb"):
         tutorial.real(assume_yes=True, folder=series / "notebooks")
     assert not (series / "ran").exists()
+
+
+# --- The GitHub Actions workflows
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def test_workflows_are_actionlint_clean():
+    assert [w.name for w in WORKFLOWS] == ["real-account.yml", "test.yml"]
+    lint = subprocess.run(
+        [_tool("actionlint"), *map(str, WORKFLOWS)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_workflows_pass_zizmor_at_its_strictest():
+    audit = subprocess.run(
+        [_tool("zizmor"), "--offline", "--persona", "pedantic", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "No findings to report" in audit.stdout + audit.stderr
+
+
+def test_workflows_pin_every_action_by_commit():
+    for workflow in WORKFLOWS:
+        for line in workflow.read_text().splitlines():
+            if "uses:" in line:
+                reference = line.split("uses:")[1].split("#")[0].strip()
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), line

@@ -13,12 +13,13 @@ TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset picture render clean
+.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
 	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"
+	@echo "make real-account  run every notebook on your AWS and Snowflake accounts (costs money)"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
 	@echo "make local-up | local-status | local-down | local-reset   manage the local stack"
 	@echo "make bench      the benchmarks (fetch and train, walk-through, two hosts)"
@@ -37,6 +38,10 @@ install: $(STAMP)
 
 tutorial: $(STAMP)
 	$(TUTORIAL_ENV) $(BIN)/python -m sagemaker_snowpark.tutorial run
+
+# The series on real accounts, then always the clean-up notebook; YES=--yes skips the question.
+real-account: $(STAMP)
+	$(BIN)/python -m sagemaker_snowpark.tutorial real $(YES)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m sagemaker_snowpark.tutorial save

@@ -2,6 +2,7 @@
 
 python -m sagemaker_snowpark.tutorial run    executed copies and artifacts go to build/tutorial/
 python -m sagemaker_snowpark.tutorial save   re-executes notebooks/ in place on a fresh stack
+python -m sagemaker_snowpark.tutorial real   runs the series on your AWS and Snowflake accounts
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ from .local import stack
 NOTEBOOKS_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "tutorial"
 CELL_TIMEOUT_SECONDS = 1800
+REAL_DIR = Path("build") / "real-account"
+# What one run of the series costs on real accounts (us-east-1 list prices, 2026), stated before
+# it starts: two CodeBuild builds (general1.small, about 10 minutes), two training jobs
+# (ml.m5.large, one and then two instances, a few minutes each), ECR and S3 storage for a day,
+# one Secrets Manager secret for a day (it is deleted with a 7-day recovery window), and a
+# Snowflake X-Small warehouse for a few minutes (about 0.1 credit).
+REAL_COST = (
+    "under USD 1 on AWS (about 10 CodeBuild build minutes, 3 ml.m5.large training instances for "
+    "a few minutes, ECR, S3 and Secrets Manager for a day) and about 0.1 Snowflake credit (an "
+    "X-Small warehouse for a few minutes); it takes about 30 minutes"
+)
 
 
 def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -55,6 +67,15 @@ def local_stack(state_dir: Path):
             stack.down(state_dir)
 
 
+def _failed_cell(notebook, error: CellExecutionError) -> str:
+    """'cell N' (1-based among code cells) of the first cell whose output holds an error."""
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code, start=1):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return f"code cell {number}"
+    return "a cell"
+
+
 def _first_error_line(error: CellExecutionError) -> str:
     """The cell's exception as one line: its name and message."""
     if getattr(error, "ename", None):
@@ -78,7 +99,9 @@ def execute(path: Path, output: Path) -> float:
         try:
             client.execute()
         except CellExecutionError as error:
-            raise TutorialError(f"{path.name} failed: {_first_error_line(error)}") from None
+            raise TutorialError(
+                f"{path.name} failed at {_failed_cell(notebook, error)}: {_first_error_line(error)}"
+            ) from None
         finally:
             output.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, output)
@@ -136,13 +159,66 @@ def save() -> None:
                 print(f"saved {path} ({seconds:.1f} s)", flush=True)
 
 
+def clean_up_notebook(found: list[Path]) -> Path:
+    """The series' last notebook, which must be its clean-up (NN_clean_up.ipynb)."""
+    if not found[-1].name.endswith("_clean_up.ipynb"):
+        raise TutorialError(
+            f"The last notebook is {found[-1].name}, not a *_clean_up.ipynb: the real-account "
+            "run needs the clean-up notebook last, to delete what the series created."
+        )
+    return found[-1]
+
+
+def real(assume_yes: bool, ask=input, folder: Path = NOTEBOOKS_DIR) -> None:
+    """Run the series on the accounts the environment names, as a learner's kernel would see them
+    (credentials, Region, tutorial.env; no local stack is started): stop at the first failing
+    notebook, and run the clean-up notebook at the end whatever happened."""
+    found = notebooks(folder)
+    clean_up = clean_up_notebook(found)
+    print(f"This runs {len(found)} notebooks on your AWS and Snowflake accounts: {REAL_COST}.")
+    if not assume_yes:
+        answer = ask("Continue? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise TutorialError("Not confirmed: nothing ran.")
+    shutil.rmtree(REAL_DIR, ignore_errors=True)
+    artifacts = (REAL_DIR / "artifacts").resolve()
+    artifacts.mkdir(parents=True)
+    os.environ["TUTORIAL_ARTIFACTS"] = str(artifacts)
+    failure = None
+    try:
+        for path in found[:-1]:
+            print(f"  {path.name} ...", end="", flush=True)
+            seconds = execute(path, REAL_DIR / path.name)
+            print(f" {seconds:.1f} s", flush=True)
+    except TutorialError as error:
+        failure = error
+        print(" failed", flush=True)
+    finally:
+        print(f"  {clean_up.name} (always) ...", end="", flush=True)
+        try:
+            seconds = execute(clean_up, REAL_DIR / clean_up.name)
+            print(f" {seconds:.1f} s", flush=True)
+        except TutorialError as error:
+            print(" failed", flush=True)
+            raise TutorialError(
+                f"{failure or 'The series ran'}; then the clean-up failed too ({error}): delete "
+                "what is left by hand (see the clean-up notebook's inventory)."
+            ) from None
+    if failure is not None:
+        raise TutorialError(f"{failure} (the clean-up notebook ran; see {REAL_DIR}/)")
+    print(f"The series ran on your accounts and cleaned up. Executed notebooks: {REAL_DIR}/")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["run", "save"])
+    parser.add_argument("command", choices=["run", "save", "real"])
+    parser.add_argument("--yes", action="store_true", help="real: do not ask for confirmation")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             run(stack.default_state_dir())
+        elif args.command == "real":
+            real(args.yes)
         else:
             save()
     except TutorialError as error:

@@ -9,7 +9,9 @@ SageMaker. This module adds, by patching moto's SageMaker and CodeBuild handlers
   (moto has none of them);
 - UpdateDomain;
 - CreateTrainingJob that really runs the job (through `runtime`) and StopTrainingJob;
-- CodeBuild builds that record an image in ECR (through `builder`) instead of always succeeding.
+- CodeBuild builds that record an image in ECR (through `builder`) instead of always succeeding;
+- CloudFormation for the Studio resources of infrastructure/tutorial.yaml (local/cloudformation.py),
+  and ListApps and the Describe calls of what it makes.
 
 The patches rely on moto internals, which is why moto is pinned; tests/test_local_aws.py covers
 each of them.
@@ -48,6 +50,7 @@ from moto.sagemaker.utils import arn_formatter
 from moto.secretsmanager.exceptions import ValidationException as SecretsValidationException
 from moto.secretsmanager.responses import SecretsManagerResponse
 
+from . import cloudformation
 from .iam import role_trusts
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
@@ -548,6 +551,46 @@ def delete_app(self: SageMakerResponse) -> ActionResult:
     return EmptyResult()
 
 
+@_sagemaker_action
+def list_apps(self: SageMakerResponse) -> ActionResult:
+    apps = list(_studio(self)["apps"].values())
+    for field, key in (("DomainIdEquals", "DomainId"), ("SpaceNameEquals", "SpaceName")):
+        if wanted := self._get_param(field):
+            apps = [a for a in apps if a.get(key) == wanted]
+    return _page(self, "Apps", apps, {"CreationTime": lambda a: a["CreationTime"]})
+
+
+# User profiles, spaces and Studio lifecycle configurations are made by CloudFormation here
+# (local/cloudformation.py); these answer their Describe calls.
+
+
+def _studio_record(self: SageMakerResponse, kind: str, key, label: str) -> ActionResult:
+    from .cloudformation import studio_state
+
+    record = studio_state(self.sagemaker_backend)[kind].get(key)
+    if record is None:
+        raise ResourceNotFound(f"{label} does not exist.")
+    return ActionResult(record)
+
+
+@_sagemaker_action
+def describe_user_profile(self: SageMakerResponse) -> ActionResult:
+    key = (self._get_param("DomainId"), self._get_param("UserProfileName"))
+    return _studio_record(self, "user_profiles", key, f"User profile {key[1]} in {key[0]}")
+
+
+@_sagemaker_action
+def describe_space(self: SageMakerResponse) -> ActionResult:
+    key = (self._get_param("DomainId"), self._get_param("SpaceName"))
+    return _studio_record(self, "spaces", key, f"Space {key[1]} in {key[0]}")
+
+
+@_sagemaker_action
+def describe_studio_lifecycle_config(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("StudioLifecycleConfigName")
+    return _studio_record(self, "lifecycle_configs", name, f"Studio lifecycle config {name}")
+
+
 def _check_custom_images(self: SageMakerResponse, domain, user_settings: dict) -> None:
     """Reject custom images that name a missing image, version or app image config, and the
     removal of an image a running app uses, as AWS does."""
@@ -797,6 +840,7 @@ def install_extensions(runtime, builder) -> None:
         setattr(SageMakerResponse, name, handler)
     _install_training(runtime)
     _install_codebuild(builder)
+    cloudformation.install()
     ECRResponse.describe_repositories = describe_repositories
     for name, original in _SECRET_WRITES.items():
         setattr(SecretsManagerResponse, name, _limited(original))

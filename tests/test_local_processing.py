@@ -4,6 +4,7 @@ through the SageMaker Python SDK v3 like the scoring notebook, and through boto3
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import boto3
@@ -16,8 +17,10 @@ from sagemaker.core.shapes import (
     ProcessingS3Input,
     ProcessingS3Output,
 )
+from test_docker import engine  # noqa: F401  (the Docker engine the docker-marked tests use)
 
 from sagemaker_snowpark.images import build_and_push
+from sagemaker_snowpark.local import stack
 from sagemaker_snowpark.local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
 
 # A stand-in for the image's `score` program: reads its input, writes an output and a message
@@ -29,6 +32,7 @@ from pathlib import Path
 
 base = Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
 mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
+print(f"base={base}")
 config = json.loads((base / "config" / "processingjobconfig.json").read_text())
 resources = json.loads((base / "config" / "resourceconfig.json").read_text())
 print(f"job={config['ProcessingJobName']} host={resources['current_host']} args={sys.argv[1:]}")
@@ -222,6 +226,8 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
     name = processor.latest_job.processing_job_name
     shown = capsys.readouterr().out
     assert f"job={name} host=algo-1 args=['ok']" in shown and "rows_scored=1" in shown
+    # Process mode: /opt/ml is the job's own folder, named by SAGEMAKER_BASE_DIR.
+    assert f"/jobs/_processing/{name}/algo-1\n" in shown
     job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
     assert job["ProcessingJobStatus"] == "Completed"
     assert job["ExitMessage"] == "rows_scored=1 flagged_share=0.0"
@@ -488,3 +494,65 @@ def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
         )
     listed = sagemaker.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"]
     assert [s["ProcessingJobName"] for s in listed] == [name]
+
+
+@pytest.mark.docker
+def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
+    engine,  # noqa: F811  (test_docker's fixture)
+    tmp_path_factory,
+    environment_of,
+    unique,
+):
+    """`docker run --entrypoint score IMAGE ok` with the job's tree on /opt/ml."""
+    base = tmp_path_factory.mktemp("docker-processing")
+    state = base / "state"
+    saved = dict(os.environ)
+    os.environ.update({**engine.env, "SNOWPARK_LOCAL_RUNTIME": "docker"})
+    try:
+        stack.up(state)  # the stack inherits the engine's variables
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        with environment_of(state, base / "artifacts", administrator=True):
+            iam = boto3.client("iam")
+            role = iam.create_role(
+                RoleName="DockerProcessingRole",
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+            )["Role"]["Arn"]
+            everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+            iam.put_role_policy(
+                RoleName="DockerProcessingRole",
+                PolicyName="everything",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
+            )
+            bucket = os.environ["SAGEMAKER_BUCKET"]
+            uri = build_image(base / "context", bucket, role, "test-programs")
+            s3 = boto3.client("s3")
+            s3.put_object(Bucket=bucket, Key="models/model.json", Body=b'{"weight": 2}')
+            sagemaker = boto3.client("sagemaker")
+            name = f"processing-docker-{unique}"
+            sagemaker.create_processing_job(**request(name, uri, role, bucket, "models"))
+            job = finished(sagemaker, name, timeout=300)
+            assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+            assert job["ExitMessage"] == "rows_scored=1 flagged_share=0.0"
+            log = log_of(name)
+            assert "base=/opt/ml" in log and f"job={name} host=algo-1 args=['ok']" in log
+            prefix = f"processing-tests/output/{name}"
+            assert s3_keys(bucket, prefix) == [
+                f"{prefix}/nested/summary.txt",
+                f"{prefix}/predictions.csv",
+            ]
+    finally:
+        stack.down(state)

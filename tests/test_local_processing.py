@@ -21,6 +21,7 @@ from test_docker import engine  # noqa: F401  (the Docker engine the docker-mark
 
 from sagemaker_snowpark.images import build_and_push
 from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.local.iam import LEARNER_USER, POLICIES, decide
 from sagemaker_snowpark.local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
 
 # A stand-in for the image's `score` program: reads its input, writes an output and a message
@@ -470,7 +471,7 @@ def test_listing_filters_sorts_and_pages(
 
 
 def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
-    tutorial_image, learner, bucket, tutorial_role_arn, role_arn, unique
+    tutorial_image, learner, bucket, tutorial_role_arn, role_arn, unique, state_dir
 ):
     """policies/learner.json and training-job-role.json: what a scoring job needs, no more."""
     sagemaker = boto3.client("sagemaker")
@@ -494,6 +495,29 @@ def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
         )
     listed = sagemaker.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"]
     assert [s["ProcessingJobName"] for s in listed] == [name]
+    # Each statement added for scoring jobs was needed by one of the requests above.
+    requests = [
+        json.loads(line)
+        for line in stack.StackFiles(state_dir).authorizations.read_text().splitlines()
+    ]
+    for policy, principal, sids in (
+        ("learner.json", f":user/{LEARNER_USER}", ["ProcessingJobs"]),
+        (
+            "training-job-role.json",
+            f":role/{stack.ROLE_NAME}",
+            ["FindTheModelToScore", "ReadTheModelToScore"],
+        ),
+    ):
+        document = json.loads((POLICIES / policy).read_text())
+        made = [
+            r for r in requests if r["principal"].endswith(principal) and unique in json.dumps(r)
+        ]
+        for sid in sids:
+            rest = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != sid]}
+            assert any(
+                decide([json.dumps(rest)], r["action"], r["resource"], r["context"]) != "allowed"
+                for r in made
+            ), f"{policy} {sid} was not needed"
 
 
 @pytest.mark.docker

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -466,6 +467,9 @@ def test_listing_filters_sorts_and_pages(
     pages = first["ProcessingJobSummaries"] + second["ProcessingJobSummaries"]
     assert [s["ProcessingJobName"] for s in pages] == names and "NextToken" not in second
     assert listed(StatusEquals="Failed")["ProcessingJobSummaries"] == []
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert listed(CreationTimeAfter=later)["ProcessingJobSummaries"] == []
+    assert len(listed(CreationTimeBefore=later)["ProcessingJobSummaries"]) == 3
     with pytest.raises(ClientError, match="NextToken"):
         listed(NextToken="not-a-token")
 

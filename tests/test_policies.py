@@ -19,6 +19,7 @@ STAR_ONLY = {
     "sagemaker:ListImages",
     "sagemaker:ListAppImageConfigs",
     "sagemaker:ListTrainingJobs",
+    "sagemaker:ListProcessingJobs",
     # What a training job in a VPC needs; EC2 has no resource level for most of them.
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
@@ -83,6 +84,12 @@ def test_the_training_role_writes_only_its_prefix_and_pulls_only_its_image():
     assert by_sid["PullTheTrainingImage"]["Resource"].endswith(
         ":repository/sagemaker-snowpark-training"
     )
-    assert by_sid["WriteTheJobLogs"]["Resource"].endswith(
-        ":log-group:/aws/sagemaker/TrainingJobs:*"
-    )
+    assert [r.split(":log-group:")[1] for r in by_sid["WriteTheJobLogs"]["Resource"]] == [
+        "/aws/sagemaker/TrainingJobs:*",
+        "/aws/sagemaker/ProcessingJobs:*",
+    ]
+    # A scoring job reads the trained model, and lists only where the models are.
+    assert by_sid["ReadTheModelToScore"]["Resource"].endswith("/sagemaker-snowpark/training/*")
+    assert by_sid["FindTheModelToScore"]["Condition"] == {
+        "StringLike": {"s3:prefix": "sagemaker-snowpark/training/*"}
+    }

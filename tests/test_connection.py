@@ -63,8 +63,10 @@ def test_generated_keys_load_plain_and_encrypted(plain, encrypted):
 
 def test_public_key_statement_and_fingerprint(plain):
     statement = keypair.alter_user_statement("SAGEMAKER_TRAINING", plain.public_pem)
-    assert statement == f"ALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY='{key_body(plain)}';"
-    assert "RSA_PUBLIC_KEY_2=" in keypair.alter_user_statement("U", plain.public_pem, slot=2)
+    assert (
+        statement == f"ALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY =\n  '{key_body(plain)}';"
+    )
+    assert "RSA_PUBLIC_KEY_2 =" in keypair.alter_user_statement("U", plain.public_pem, slot=2)
     der = base64.b64decode(key_body(plain))
     assert (
         plain.fingerprint.startswith("SHA256:")
@@ -245,7 +247,7 @@ def test_notebook_02_prints_the_names_a_real_account_has():
         if cell["cell_type"] == "code"
         for output in cell["outputs"]
     )
-    assert "USE ROLE USERADMIN;\nALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY='" in printed
+    assert "USE ROLE USERADMIN;\nALTER USER SAGEMAKER_TRAINING SET RSA_PUBLIC_KEY =\n  '" in printed
     assert "Signed in to Snowflake as SAGEMAKER_TRAINING with role SAGEMAKER_TUTORIAL." in printed
     arn = "arn:aws:iam::123456789012:role/SageMakerSnowparkTutorialRole"
     assert connection.workload_identity_statements(arn) in printed

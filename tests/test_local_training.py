@@ -15,6 +15,9 @@ from sagemaker.core.training.configs import OutputDataConfig
 from sagemaker.core.utils.exceptions import FailedStatusError
 from sagemaker.train import Compute, ModelTrainer
 
+from sagemaker_snowpark import jobs
+from sagemaker_snowpark.errors import TutorialError
+
 PROGRAM = """
 import json, os, signal, sys, tempfile, time
 base = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
@@ -209,3 +212,25 @@ def test_a_missing_image_fails_the_job(bucket, role_arn):
     model_trainer = trainer(f"{registry}/test-programs:not-built", bucket, role_arn)
     with pytest.raises(FailedStatusError, match="does not exist in Amazon ECR"):
         model_trainer.train(wait=True, logs=False)
+
+
+def test_jobs_run_prints_each_log_line_once_plainly(image, bucket, role_arn, capsys):
+    model_trainer = trainer(image, bucket, role_arn, instance_count=2, mode="ok")
+    job = jobs.run(model_trainer, poll_seconds=0.5)
+    name = job["TrainingJobName"]
+
+    assert name == jobs.job_name(model_trainer) and name.startswith("runtime-test-")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"Training job {name} started."
+    assert lines[-1] == f"Training job {name}: Completed."
+    # Each host's lines once, after its host's name; no stream names, markup or blank lines.
+    for host in ("algo-1", "algo-2"):
+        assert lines.count(f"{host}: validation:roc_auc=0.875") == 1
+        assert f"{host}: host={host} hosts=algo-1,algo-2" in lines
+    assert all(line.strip() and "[bold]" not in line and "\x1b" not in line for line in lines)
+    assert not any(line.startswith(f"{name}/") for line in lines)  # no stream names
+
+
+def test_jobs_run_stops_with_the_failure_reason(image, bucket, role_arn):
+    with pytest.raises(TutorialError, match="is Failed: AlgorithmError: Table MAINTENANCE_HUM"):
+        jobs.run(trainer(image, bucket, role_arn, mode="fail"), show_logs=False, poll_seconds=0.5)

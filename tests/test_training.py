@@ -20,7 +20,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sagemaker_snowpark import connection, data, keypair
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.training.contract import parse_hyperparameters
+from sagemaker_snowpark.training.contract import parse_hyperparameters, tree
 from sagemaker_snowpark.training.metrics import ScoreCounts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -392,3 +392,20 @@ def test_a_two_host_job_trains_one_model_together(
         )
         shards += [e["message"] for e in events["events"] if "rows to read (shard" in e["message"]]
     assert len(shards) == 2 and "(shard 0)" in shards[0] and "(shard 1)" in shards[1]
+
+
+def test_the_program_shows_its_tree_as_opt_ml(tmp_path):
+    for folder in ("input/config", "input/data/train/deep", "model", "output/data"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "input/config/hyperparameters.json").write_text("{}")
+    (tmp_path / "input/data/train/deep/rows.csv").write_text("1")
+    assert tree(tmp_path) == [
+        "/opt/ml/input/",
+        "/opt/ml/input/config/",
+        "/opt/ml/input/config/hyperparameters.json",
+        "/opt/ml/input/data/",
+        "/opt/ml/input/data/train/",  # three levels deep, no more
+        "/opt/ml/model/",
+        "/opt/ml/output/",
+        "/opt/ml/output/data/",
+    ]

@@ -201,6 +201,14 @@ def delete_secret(names: SeriesResources, recovery_days: int) -> list[str]:
         return []  # already scheduled by an earlier run
     secrets.delete_secret(SecretId=names.secret_name, RecoveryWindowInDays=recovery_days)
     return [
-        f"scheduled secret {names.secret_name} for deletion in {recovery_days} days "
-        "(restore it with `aws secretsmanager restore-secret` until then)"
+        f"scheduled secret {names.secret_name} for deletion in {recovery_days} days",
+        "  (until then, `aws secretsmanager restore-secret` restores it)",
     ]
+
+
+def inventory_table(found: dict[str, list[str]]):
+    """An inventory as a pandas DataFrame, one row per resource (a kind with none: "none")."""
+    import pandas as pd
+
+    rows = [(kind, name) for kind, items in found.items() for name in items or ["none"]]
+    return pd.DataFrame(rows, columns=["Resource", "Name"]).set_index("Resource")

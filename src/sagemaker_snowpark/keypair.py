@@ -130,6 +130,9 @@ def fingerprint(public_pem: str) -> str:
 
 
 def alter_user_statement(user: str, public_pem: str, slot: int = 1) -> str:
-    """The statement a Snowflake user admin runs to register the public key (slot 1 or 2)."""
+    """The statement a Snowflake user admin runs to register the public key (slot 1 or 2).
+
+    The key, about 400 characters, gets a line of its own, so the statement reads where it is shown.
+    """
     column = "RSA_PUBLIC_KEY" if slot == 1 else "RSA_PUBLIC_KEY_2"
-    return f"ALTER USER {user} SET {column}='{public_key_body(public_pem)}';"
+    return f"ALTER USER {user} SET {column} =\n  '{public_key_body(public_pem)}';"

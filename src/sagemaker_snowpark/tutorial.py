@@ -94,6 +94,8 @@ def execute(path: Path, output: Path) -> float:
             notebook,
             km=KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/ipc"),
             timeout=CELL_TIMEOUT_SECONDS,
+            # A cell's printed lines are saved as one block, as JupyterLab shows them.
+            coalesce_streams=True,
             resources={"metadata": {"path": str(path.parent.resolve())}},
         )
         try:

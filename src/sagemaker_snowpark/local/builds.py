@@ -115,7 +115,8 @@ class ImageBuilder:
                     )
                 else:
                     self.images[pushed] = BuiltImage(source_dir, dockerfile, docker_image)
-                    log(f"[Container] POST_BUILD pushed {repository}:{tag} {pushed}")
+                    log(f"[Container] POST_BUILD pushed {repository}:{tag}")
+                    log(f"[Container] POST_BUILD digest {pushed}")
         if reason is not None:
             outcome = "FAILED"
             log(f"[Container] Phase {phase} failed: {reason}")
@@ -125,15 +126,14 @@ class ImageBuilder:
         """(the local Docker image or None, the failure reason or None), as the mode decides."""
         if not (source_dir / Path(dockerfile).parent / "train").is_file():
             log(
-                "[Container] local stack: not a training image (no train program beside the "
-                "Dockerfile): recorded from its source, not built"
+                "[Container] local stack: not a training image (no train program beside its "
+                "Dockerfile): recorded, not built"
             )
             return None, None
         if self.mode != "docker":
-            log(
-                "[Container] local stack (process mode): the image is recorded from its source; "
-                "a training job with it runs its train program as a process"
-            )
+            # Two lines: a notebook shows each at a readable width.
+            log("[Container] local stack (process mode): the image is recorded from its source;")
+            log("[Container] a training job with it runs its train program as a process")
             return None, None
         if docker.image_exists(tag):
             log(f"[Container] local stack: {tag} was built before from this source: reused")

@@ -139,3 +139,22 @@ def write_failure(paths: Paths, message: str) -> None:
     """Write the reason SageMaker shows as the job's FailureReason."""
     paths.failure.parent.mkdir(parents=True, exist_ok=True)
     paths.failure.write_text(message[:1024])
+
+
+def tree(root: Path, depth: int = 3) -> list[str]:
+    """The folders (ending in /) and files under root, `depth` levels deep, named as SageMaker
+    names them: /opt/ml/... (outside a container, root is the folder standing in for /opt/ml)."""
+    shown: list[str] = []
+
+    def walk(folder: Path, level: int) -> None:
+        for entry in sorted(folder.iterdir()):
+            name = "/opt/ml/" + entry.relative_to(root).as_posix()
+            if entry.is_dir():
+                shown.append(f"{name}/")
+                if level < depth:
+                    walk(entry, level + 1)
+            else:
+                shown.append(name)
+
+    walk(root, 1)
+    return shown

@@ -45,7 +45,15 @@ import numpy as np
 from .. import connection
 from ..errors import TutorialError
 from . import dataset
-from .contract import Hosts, Paths, parse_hyperparameters, read_hosts, read_json, write_failure
+from .contract import (
+    Hosts,
+    Paths,
+    parse_hyperparameters,
+    read_hosts,
+    read_json,
+    tree,
+    write_failure,
+)
 from .metrics import ScoreCounts
 
 # How long the hosts of a multi-instance job wait for algo-1's name to resolve.
@@ -304,6 +312,10 @@ def run(paths: Paths) -> dict:
         params["region"] or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     )
     log(f"host {hosts.current} of {hosts.count}; table {params['table']}; region {region}")
+    # What SageMaker gave the container: the contract the program reads, shown in the job's log.
+    log("/opt/ml as this program sees it:")
+    for line in tree(paths.root):
+        log(f"  {line}")
     # The tracker starts first, so the other hosts find it as soon as they need it.
     with (
         collective(hosts, params["tracker_port"]) as communicator,

@@ -885,3 +885,37 @@ def test_the_readme_lists_the_new_messages():
     # SageMaker sets FailureReason only for failed jobs: a stopped job is not listed as one.
     training = table.split("**Training job**", 1)[1]
     assert "| `Stopped by" not in training
+
+
+def test_a_host_waiting_for_a_lost_host_ends_at_once_on_sigterm(training_tables, tmp_path):
+    """Row 5: algo-1 dies mid-training; algo-2, waiting for it inside XGBoost's native code, ends
+    as soon as SIGTERM comes (SageMaker's, or the stack's), with no swallowed exception."""
+    from sagemaker_snowpark.training import program
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    hosts = ("algo-1", "algo-2")
+    env = {"TRACKER_HOST": "127.0.0.1", "TRACKER_PORT": str(port)}
+    values = {"num_round": "5000", "max_depth": "10"}
+    first, _ = run_program(tmp_path, values, wait=False, hosts=hosts, host="algo-1", env=env)
+    second, root = run_program(tmp_path, values, wait=False, hosts=hosts, host="algo-2", env=env)
+    try:
+        for line in first.stdout:
+            if "baseline trained" in line:
+                break
+        first.kill()  # an instance lost without a word
+        time.sleep(1)
+        second.send_signal(signal.SIGTERM)
+        started = time.time()
+        output, _ = second.communicate(timeout=60)
+        assert time.time() - started < 5, output
+    finally:
+        for process in (first, second):
+            process.kill()
+            process.wait()
+    assert second.returncode in (1, 143), output
+    failure = (root / "output" / "failure").read_text()
+    assert failure == program.STOPPED or failure.startswith("Another host of the job stopped")
+    assert_no_noise(output)
+    assert not any((root / "model").iterdir())

@@ -919,3 +919,18 @@ def test_a_host_waiting_for_a_lost_host_ends_at_once_on_sigterm(training_tables,
     assert failure == program.STOPPED or failure.startswith("Another host of the job stopped")
     assert_no_noise(output)
     assert not any((root / "model").iterdir())
+
+
+def test_a_broken_connection_while_the_table_is_checked_is_named(tmp_path):
+    """The checks before the read: the connector's timeouts bound them; the reason is the same."""
+    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training.contract import Paths
+
+    with pytest.raises(TutorialError) as raised:
+        with program.Watchdog(Paths(tmp_path), 120, 30):
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    assert str(raised.value) == (
+        "Snowflake stopped answering while the table was being read (the connection failed: "
+        "ConnectionRefusedError while checking the table): check the network and Snowflake's "
+        "status page, then start the job again."
+    )

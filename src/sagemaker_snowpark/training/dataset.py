@@ -226,10 +226,10 @@ def is_network_error(error: BaseException) -> bool:
 
 def stalled_message(rows: int, expected: int, cause: str) -> str:
     """The one line for a Snowflake that stopped sending rows part-way."""
+    read = f", after {rows:,} of {expected:,} rows" if expected else ""
     return (
-        f"Snowflake stopped answering while the table was being read ({cause}, after {rows:,} "
-        f"of {expected:,} rows): check the network and Snowflake's status page, then start the "
-        "job again."
+        f"Snowflake stopped answering while the table was being read ({cause}{read}): check the "
+        "network and Snowflake's status page, then start the job again."
     )
 
 

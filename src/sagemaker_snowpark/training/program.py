@@ -136,9 +136,14 @@ def stop_on_sigterm(paths: Paths) -> threading.Thread:
 
 
 class Watchdog:
-    """While the table is read: a progress line every `progress_seconds`, and the end of the job
-    when `stall_seconds` pass without a new batch (the connector's own retries of a silent or
-    refusing Snowflake can take ten minutes)."""
+    """From the table's checks to its last batch: a progress line every `progress_seconds`; and,
+    once rows are being read, the end of the job when `stall_seconds` pass without a new batch
+    (the connector's own retries of a silent or refusing Snowflake can take ten minutes). The
+    checks and the count are queries Snowflake may take long to run on a large table: the
+    connector's own timeouts bound them, and a broken connection there is reported the same way.
+    """
+
+    READING = "reading the table"
 
     def __init__(self, paths: Paths, stall_seconds: float, progress_seconds: float):
         self.paths = paths
@@ -161,14 +166,17 @@ class Watchdog:
         threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, traceback):
         self._done.set()
+        if error is not None and dataset.is_network_error(error):
+            cause = f"the connection failed: {type(error).__name__} while {self.step}"
+            raise TutorialError(dataset.stalled_message(self.rows, self.expected, cause)) from None
 
     def _watch(self) -> None:
         last_line = time.monotonic()
         while not self._done.wait(min(1.0, self.progress_seconds)):
             now = time.monotonic()
-            if now - self._last >= self.stall_seconds:
+            if self.step == self.READING and now - self._last >= self.stall_seconds:
                 cause = f"no answer for {self.stall_seconds:g} s while {self.step}"
                 fail_now(self.paths, dataset.stalled_message(self.rows, self.expected, cause), 1)
             if now - last_line >= self.progress_seconds:
@@ -446,7 +454,7 @@ def run(paths: Paths) -> dict:
             expected = watchdog.expected = prepared.count()
             shard = f" (shard {hosts.rank})" if hosts.count > 1 else ""
             log(f"{expected:,} rows to read{shard}")
-            watchdog.tick(step="reading the table")
+            watchdog.tick(step=watchdog.READING)
             fetched = dataset.fetch(
                 prepared,
                 Path(scratch),

@@ -601,6 +601,8 @@ def _write_results(paths: Paths, metrics: dict, counts, baseline, booster) -> No
         for name, data in model_files.items():
             (staging / name).write_bytes(data)
         with _ending:  # a SIGTERM now waits until the model is whole, or not there at all
+            if _ended.is_set():  # it came first: the process is ending without a model
+                return
             for item in staging.iterdir():
                 item.replace(paths.model / item.name)
             staging.rmdir()

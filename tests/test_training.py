@@ -202,7 +202,8 @@ def test_each_error_becomes_the_failure_reason(training_tables, tmp_path, hyperp
     code, output, failure, root = run_program(tmp_path, hyperparameters)
     assert code == 1, output
     assert failure is not None and failure.startswith(reason), failure
-    assert "\n" not in failure and "Traceback" not in output
+    assert "\n" not in failure
+    assert_no_noise(output + failure)  # no "Unexpected error", no stack trace
     assert not any((root / "model").iterdir())  # nothing that looks like a model
 
 

@@ -150,7 +150,24 @@ def test_each_auth_kind_parses(plain, encrypted):
         (base(token=TOKEN, private_key="x"), "unknown field\\(s\\) private_key: allowed fields"),
         (base(token=TOKEN, password=PASSWORD), "holds both token and password: keep one"),
         (base(token=TOKEN, passphrase=PASSPHRASE), "has a passphrase but no privateKey"),
-        (base(token=TOKEN, port="https"), "port must be a number"),
+        (base(token=TOKEN, port="https"), "The secret's port is text: store an integer from 1"),
+        # JSON true would become port 1; 99999 a URL the connector cannot parse.
+        (base(token=TOKEN, port=True), "The secret's port is a boolean: store an integer"),
+        (base(token=TOKEN, port="99999"), "The secret's port is out of range: store an integer"),
+        (base(token=TOKEN, port=0), "The secret's port is out of range"),
+        (base(token=TOKEN, port=[443]), "The secret's port is a list"),
+        (base(token=TOKEN, warehouse=7), "The secret's warehouse must be a string, not a number"),
+        (base(token=TOKEN, role=None), "The secret's role must be a string, not null"),
+        (base(token=TOKEN, host="http://127.0.0.1:8080"), "The secret's host holds characters"),
+        (
+            {"account": "myorg myaccount", "user": "U", "token": TOKEN},
+            "The secret's account holds characters a host name cannot have",
+        ),
+        (base(token=TOKEN, warehouse="HOL_WH; DROP"), "The secret's warehouse 'HOL_WH; DROP' is"),
+        (
+            base(token=TOKEN, schema='""'),
+            "The secret's schema '\"\"' is not a Snowflake identifier",
+        ),
         (base(token=TOKEN, protocol="ftp"), "protocol must be https"),
         (base(token=12345), "token must be a string"),
         (
@@ -370,3 +387,31 @@ def test_an_unreachable_snowflake_fails_fast_with_a_clear_reason(unique, plain):
     connection.store_secret(name, emulator_fields(privateKey=plain.private_pem, port="9"))
     with pytest.raises(TutorialError, match="Cannot reach Snowflake for account LOCALSTACK"):
         connection.session(name, login_timeout=5, network_timeout=5)
+
+
+def test_good_ports_and_names_pass(plain):
+    assert connection.parse_secret(base(token=TOKEN, port="443")).port == 443
+    assert connection.parse_secret(base(token=TOKEN, port=8080, host="127.0.0.1")).port == 8080
+    secret = connection.parse_secret(
+        base(token=TOKEN, database='"My Db"', schema="PUBLIC", warehouse="WH_$1", role="R")
+    )
+    assert (secret.database, secret.warehouse) == ('"My Db"', "WH_$1")
+    assert connection.check_identifier("HOL_DB.PUBLIC.T", "table", qualified=True)
+    with pytest.raises(TutorialError, match="'HOL_DB.PUBLIC.T' is not a Snowflake identifier"):
+        connection.check_identifier("HOL_DB.PUBLIC.T", "Hyperparameter warehouse")
+
+
+def test_a_secret_value_never_appears_in_a_type_error():
+    with pytest.raises(TutorialError) as raised:
+        connection.parse_secret(base(password=PASSWORD, token=[TOKEN]))
+    assert str(raised.value) == "The secret's token must be a string, not a list."
+    assert_no_secret(str(raised.value))
+
+
+@pytest.mark.parametrize("region", ["us east 1", "mars-north-9", "US-EAST-1", "us-east-1 "])
+def test_a_region_that_is_not_one_is_refused_before_any_call(region, monkeypatch):
+    monkeypatch.setattr(connection.boto3, "client", lambda *a, **k: pytest.fail("called AWS"))
+    with pytest.raises(TutorialError, match=r"is not an AWS Region name: use one like us-east-1"):
+        connection.read_secret("tests/any", region)
+    with pytest.raises(TutorialError, match=r"is not an AWS Region name"):
+        connection.store_secret("tests/any", base(token=TOKEN), region)

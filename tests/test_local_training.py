@@ -37,6 +37,24 @@ if mode == "fail":
     sys.exit(2)
 if mode == "crash":
     sys.exit(7)
+if mode == "no-output":  # fails, and leaves no output/data folder behind
+    import shutil
+    shutil.rmtree(f"{base}/output/data")
+    with open(f"{base}/output/failure", "w") as failure:
+        failure.write("Table T has NULLs in 3 of 10 rows: fill or remove those rows.")
+    sys.exit(1)
+if mode == "second-host-fails":
+    if resources["current_host"] == "algo-2":
+        time.sleep(1)
+        with open(f"{base}/output/failure", "w") as failure:
+            failure.write("No space left on the device of /tmp: raise VolumeSizeInGB.")
+        sys.exit(1)
+    def stopped(*_):  # algo-1 is stopped because algo-2 failed, and says so
+        with open(f"{base}/output/failure", "w") as failure:
+            failure.write("Stopped by SageMaker (SIGTERM).")
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, stopped)
+    time.sleep(60)
 if mode == "sleep":
     def stop(*_):
         print("SIGTERM received, stopping")
@@ -128,6 +146,30 @@ def test_a_failing_program_sets_the_failure_reason(image, bucket, role_arn):
     )
 
 
+def test_a_failure_without_output_data_keeps_the_program_s_reason(image, bucket, role_arn):
+    """Uploading what the program left (no output/data) never replaces its reason."""
+    model_trainer = trainer(image, bucket, role_arn, mode="no-output")
+    with pytest.raises(FailedStatusError):
+        model_trainer.train(wait=True, logs=False)
+    job = TrainingJob.get(training_job_name=model_trainer._latest_training_job.training_job_name)
+    assert job.failure_reason == (
+        "AlgorithmError: Table T has NULLs in 3 of 10 rows: fill or remove those rows."
+    )
+
+
+def test_the_host_that_failed_first_gives_the_reason(image, bucket, role_arn):
+    """algo-2 fails; algo-1 is stopped because of it: the job's reason is algo-2's, at once."""
+    model_trainer = trainer(image, bucket, role_arn, instance_count=2, mode="second-host-fails")
+    started = time.time()
+    with pytest.raises(FailedStatusError):
+        model_trainer.train(wait=True, logs=False)
+    assert time.time() - started < 30  # algo-1 stopped by SIGTERM, not the SIGKILL after 30 s
+    job = TrainingJob.get(training_job_name=model_trainer._latest_training_job.training_job_name)
+    assert job.failure_reason == (
+        "AlgorithmError: No space left on the device of /tmp: raise VolumeSizeInGB."
+    )
+
+
 def test_an_exit_code_without_failure_file_is_reported(image, bucket, role_arn):
     model_trainer = trainer(image, bucket, role_arn, mode="crash")
     with pytest.raises(FailedStatusError, match="exited with code 7"):
@@ -152,7 +194,10 @@ def test_stop_sends_sigterm_and_ends_stopped(image, bucket, role_arn, training_l
     started = time.time()
     model_trainer._latest_training_job.wait(poll=1, logs=True)
     assert time.time() - started < 15
-    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    described = sagemaker.describe_training_job(TrainingJobName=name)
+    # As SageMaker: Stopped, and FailureReason only for failed jobs.
+    assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert "FailureReason" not in described
     assert "SIGTERM received, stopping" in training_log()
     with pytest.raises(Exception, match="cannot be stopped"):
         sagemaker.stop_training_job(TrainingJobName=name)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -65,6 +68,42 @@ def training_tables(tmp_path_factory):
         "CREATE OR REPLACE TABLE TEXT_TORQUE AS SELECT UDI, TYPE, AIR_TEMPERATURE_K, "
         "PROCESS_TEMPERATURE, ROTATIONAL_SPEED_RPM, CAST(TORQUE_NM AS VARCHAR) AS TORQUE_NM, "
         "TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG, MACHINE_FAILURE FROM MAINTENANCE_HUM",
+        # Bad data a clumsy or hostile user could load (issue: reliability, second round).
+        "CREATE OR REPLACE TABLE BAD_LABEL AS SELECT * FROM MAINTENANCE_HUM",
+        "UPDATE BAD_LABEL SET MACHINE_FAILURE = 2 WHERE MACHINE_FAILURE = 1",
+        "CREATE OR REPLACE TABLE NULL_TORQUE AS SELECT * FROM MAINTENANCE_HUM",
+        "UPDATE NULL_TORQUE SET TORQUE_NM = NULL WHERE MOD(UDI, 100) = 0",
+        "CREATE OR REPLACE TABLE NULL_LABEL AS SELECT * FROM MAINTENANCE_HUM",
+        "UPDATE NULL_LABEL SET MACHINE_FAILURE = NULL WHERE MOD(UDI, 1000) = 0",
+        # Five copies with new UDIs: a result too large to come inline, so it arrives in chunks.
+        "CREATE OR REPLACE TABLE BIG AS "
+        + " UNION ALL ".join(
+            f"SELECT UDI + {copy * 100_000} AS UDI, TYPE, AIR_TEMPERATURE_K, PROCESS_TEMPERATURE, "
+            "ROTATIONAL_SPEED_RPM, TORQUE_NM, TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG, "
+            "MACHINE_FAILURE FROM MAINTENANCE_HUM"
+            for copy in range(5)
+        ),
+    ):
+        session.sql(statement).collect()
+    # Tables whose rows are chosen by the split the program computes (validation_fraction 0.25,
+    # split_seed 123): one failure, in the training split; and ten rows with both classes in both.
+    from snowflake.snowpark.functions import col
+
+    from sagemaker_snowpark.training import dataset
+
+    table = session.table("MAINTENANCE_HUM")
+    held_out = dataset.is_validation(0.25, 123)
+    picked = {}
+    for failure in (0, 1):
+        for validation in (False, True):
+            found = table.filter((col("MACHINE_FAILURE") == failure) & (held_out == validation))
+            picked[failure, validation] = [r.UDI for r in found.select("UDI").limit(4).collect()]
+    ten = picked[0, False] + picked[1, False] + picked[0, True][:1] + picked[1, True][:1]
+    for statement in (
+        "CREATE OR REPLACE TABLE ONE_FAILURE AS SELECT * FROM MAINTENANCE_HUM "
+        f"WHERE MACHINE_FAILURE = 0 OR UDI = {picked[1, False][0]}",
+        f"CREATE OR REPLACE TABLE TEN_ROWS AS SELECT * FROM MAINTENANCE_HUM "
+        f"WHERE UDI IN ({', '.join(map(str, ten))})",
     ):
         session.sql(statement).collect()
     session.close()
@@ -163,7 +202,8 @@ def test_each_error_becomes_the_failure_reason(training_tables, tmp_path, hyperp
     code, output, failure, root = run_program(tmp_path, hyperparameters)
     assert code == 1, output
     assert failure is not None and failure.startswith(reason), failure
-    assert "\n" not in failure and "Traceback" not in output
+    assert "\n" not in failure
+    assert_no_noise(output + failure)  # no "Unexpected error", no stack trace
     assert not any((root / "model").iterdir())  # nothing that looks like a model
 
 
@@ -190,7 +230,7 @@ def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
     process.wait(timeout=30)
     assert time.time() - started < 10
     assert process.returncode == 143
-    assert (root / "output" / "failure").read_text().startswith("Stopped by StopTrainingJob")
+    assert (root / "output" / "failure").read_text().startswith("Stopped by SageMaker (SIGTERM")
     assert not any((root / "model").iterdir())
 
 
@@ -318,20 +358,26 @@ def training_image(bucket, role_arn):
     )
 
 
-def run_job(training_image, bucket, role_arn, name: str, instance_count: int, num_round: int):
+def run_job(
+    training_image, bucket, role_arn, name: str, instance_count: int, num_round: int, **more
+):
     """Run the training image as a SageMaker job through the stack; its description."""
     from sagemaker.core.training.configs import OutputDataConfig
+    from sagemaker.core.utils.exceptions import FailedStatusError
     from sagemaker.train import Compute, ModelTrainer
 
     trainer = ModelTrainer(
         training_image=training_image.uri,
         role=role_arn,
         base_job_name=name,
-        hyperparameters={"secret_name": SECRET, "num_round": num_round},
+        hyperparameters={"secret_name": SECRET, "num_round": num_round, **more},
         compute=Compute(instance_type="ml.m5.large", instance_count=instance_count),
         output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/training-tests"),
     )
-    trainer.train(wait=True, logs=False)
+    try:
+        trainer.train(wait=True, logs=False)
+    except FailedStatusError:
+        pass  # the description says why
     return boto3.client("sagemaker").describe_training_job(
         TrainingJobName=trainer._latest_training_job.training_job_name
     )
@@ -409,3 +455,499 @@ def test_the_program_shows_its_tree_as_opt_ml(tmp_path):
         "/opt/ml/output/",
         "/opt/ml/output/data/",
     ]
+
+
+def test_two_hosts_with_bad_data_end_together_with_the_cause(
+    training_tables, training_image, bucket, role_arn
+):
+    """Row 5: every host checks the whole table first, so all stop at once with one reason."""
+    job = run_job(training_image, bucket, role_arn, "two-hosts-nulls", 2, 20, table="NULL_TORQUE")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert re.fullmatch(
+        r"AlgorithmError: Table NULL_TORQUE has NULLs in [\d,]+ of 6,000 rows \(TORQUE_NM in "
+        r"[\d,]+\): fill or remove those rows .*",
+        job["FailureReason"],
+    ), job["FailureReason"]
+    assert job["TrainingTimeInSeconds"] < 40  # not the 30 s SIGKILL after a host hangs
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job['TrainingJobName']}/"
+    )["logStreams"]
+    assert len(streams) == 2
+    for stream in streams:
+        lines = [
+            e["message"]
+            for e in logs.get_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"]
+            )["events"]
+        ]
+        assert_no_noise("\n".join(lines))
+        assert lines[-1].startswith("[train] failed: Table NULL_TORQUE has NULLs"), lines[-3:]
+
+
+# --- Reliability, second round: bad data, bad names, stalled networks, full disks ---------------
+
+
+def assert_no_noise(output: str) -> None:
+    """No stack trace, no swallowed exception, no 'Unexpected error' for a cause we can name."""
+    for noise in ("Traceback", "Stack trace", "Exception ignored", "Unexpected error"):
+        assert noise not in output, output[-2000:]
+
+
+def assert_clean_failure(code, output, failure, pattern: str) -> None:
+    assert code == 1, output[-2000:]
+    assert failure is not None and "\n" not in failure, output[-2000:]
+    assert re.fullmatch(pattern, failure), failure
+    assert_no_noise(output + failure)
+    # The last line of the log is the reason, as SageMaker's console shows the log's end.
+    assert output.strip().splitlines()[-1] == f"[train] failed: {failure}"
+
+
+def bad_name(name: str, value: str) -> tuple[dict, str]:
+    return {name: value}, rf"Hyperparameter {name} {re.escape(repr(value))} is not a Snowflake .*"
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, pattern",
+    [
+        (  # row 1
+            {"table": "BAD_LABEL"},
+            r"Table BAD_LABEL has [\d,]+ of 6,000 rows whose MACHINE_FAILURE is not 0 or 1 "
+            r"\(values 2\): the label must be 0 \(no failure\) or 1 \(failure\); fix those rows, "
+            r"or rebuild the table with notebook 03\.",
+        ),
+        (  # row 4, a feature
+            {"table": "NULL_TORQUE"},
+            r"Table NULL_TORQUE has NULLs in ([\d,]+) of 6,000 rows \(TORQUE_NM in \1\): fill or "
+            r"remove those rows \(e\.g\. DELETE FROM NULL_TORQUE WHERE TORQUE_NM IS NULL\), or "
+            r"rebuild the table with notebook 03\.",
+        ),
+        (  # row 4, the label
+            {"table": "NULL_LABEL"},
+            r"Table NULL_LABEL has NULLs in ([\d,]+) of 6,000 rows \(MACHINE_FAILURE in \1\): .*",
+        ),
+        # row 11: names that are not identifiers never reach SQL
+        bad_name("table", "MAINTENANCE_HUM; DROP TABLE X"),
+        bad_name("table", 'x" ; drop table MAINTENANCE_HUM'),
+        bad_name("table", '""'),
+        bad_name("table", "MAINTENANCE HUM"),
+        bad_name("warehouse", "HOL WH"),
+        bad_name("database", "HOL_DB;"),
+        bad_name("schema", "A.B"),
+        # row 12
+        (
+            {"region": "us east 1"},
+            r"Hyperparameter region 'us east 1' is not an AWS Region name: use one like "
+            r"us-east-1 .*",
+        ),
+        ({"region": "mars-north-9"}, r"Hyperparameter region 'mars-north-9' is not an AWS .*"),
+    ],
+)
+def test_bad_data_and_names_end_in_one_line(training_tables, tmp_path, hyperparameters, pattern):
+    code, output, failure, root = run_program(tmp_path, hyperparameters)
+    assert_clean_failure(code, output, failure, pattern)
+    assert not any((root / "model").iterdir())
+
+
+def test_a_hostile_table_name_drops_nothing(training_tables, tmp_path):
+    run_program(tmp_path, {"table": "MAINTENANCE_HUM; DROP TABLE MAINTENANCE_HUM"})
+    session = connection.session(SECRET)
+    try:
+        assert session.table("MAINTENANCE_HUM").count() == 6_000
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    "port, shown",
+    [(True, "a boolean"), ("99999", "out of range"), (70000, "out of range"), ("443x", "text")],
+)
+def test_a_secret_with_a_bad_port_fails_at_once(training_tables, tmp_path, unique, port, shown):
+    """Row 13: `true` is not port 1, and 99999 is not a URL to parse."""
+    name = f"tests/bad-port-{unique}"
+    document = {
+        "account": os.environ["SNOWFLAKE_ACCOUNT"],
+        "user": "SAGEMAKER_TRAINING",
+        "privateKey": training_tables.private_pem,
+        "host": os.environ["SNOWFLAKE_HOST"],
+        "port": port,
+        "protocol": "http",
+    }
+    # Stored past store_secret, which refuses it, as a hand-edited secret would be.
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(document))
+    started = time.time()
+    code, output, failure, _ = run_program(tmp_path, {"secret_name": name})
+    assert time.time() - started < 30  # not the 45 s wait for "Cannot reach Snowflake"
+    assert_clean_failure(
+        code,
+        output,
+        failure,
+        rf"The secret's port is {shown}: store an integer from 1 to 65535 \(e\.g\. 443\), or "
+        r"leave port out \(real accounts do\)\.",
+    )
+    body = training_tables.private_pem.splitlines()[1]
+    assert body not in output and body not in failure
+
+
+def strict_json(text: str):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_metric_that_cannot_be_computed_is_null_with_a_warning(training_tables, tmp_path):
+    """Row 2: one failure, in the training split: the validation split has none."""
+    code, output, failure, root = run_program(tmp_path, {"table": "ONE_FAILURE"})
+    assert code == 0 and failure is None, output
+    metrics = strict_json((root / "model" / "metrics.json").read_text())
+    model = metrics["models"]["xgboost_physics_features"]
+    assert model["roc_auc"] is None and model["pr_auc"] is None
+    assert (
+        "[train] warning: validation:roc_auc cannot be computed (the validation split has 0 "
+        in (output)
+    )
+    assert "validation:roc_auc=" not in output  # no metric line SageMaker would read as a number
+    assert "| n/a | n/a |" in (root / "output" / "data" / "report.md").read_text()
+    strict_json((root / "output" / "data" / "evaluation.json").read_text())
+    assert_no_noise(output)
+
+
+def test_too_few_validation_rows_are_a_warning(training_tables, tmp_path):
+    """Row 3: a 10-row table trains, and the log says its scores mean little."""
+    code, output, failure, root = run_program(tmp_path, {"table": "TEN_ROWS"})
+    assert code == 0 and failure is None, output
+    assert (
+        "[train] warning: only 1 failing and 1 non-failing rows in the validation split (fewer "
+        "than 50 of a class): its metrics say little; load more rows or raise "
+        "validation_fraction." in output.splitlines()
+    )
+    metrics = strict_json((root / "model" / "metrics.json").read_text())
+    assert metrics["rows"]["validation"] == 2
+
+
+# --- Snowflake that stops answering part-way through the read -----------------------------------
+
+
+class FaultyProxy:
+    """A TCP proxy to the local Snowflake that fails once the program downloads result chunks
+    (mid-read): `stall` stops answering and keeps every connection open; `refuse` closes them
+    and stops listening, so new connections are refused."""
+
+    def __init__(self, port: int, fault: str):
+        self.target = ("127.0.0.1", port)
+        self.fault = fault
+        self.tripped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if self.tripped.is_set():
+                continue  # stalled: accepted, never answered
+            upstream = socket.create_connection(self.target)
+            self.sockets.append(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    def _pipe(self, source, target):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if b"/tutorial-chunks/" in data:
+                self._trip()
+            if self.tripped.is_set():
+                continue  # silent from here on
+            try:
+                target.sendall(data)
+            except OSError:
+                return
+
+    def _trip(self):
+        self.tripped.set()
+        if self.fault == "refuse":
+            self.close()
+
+    def close(self):
+        for sock in [self.listener, *self.sockets]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+@pytest.mark.parametrize("fault", ["stall", "refuse"])
+def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
+    training_tables, tmp_path, unique, fault
+):
+    """Rows 6 and 7, in seconds: the bound is the stall_seconds hyperparameter (120 s default)."""
+    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), fault)
+    name = f"tests/proxied-{unique}"
+    connection.store_secret(
+        name,
+        {
+            "account": os.environ["SNOWFLAKE_ACCOUNT"],
+            "user": "SAGEMAKER_TRAINING",
+            "privateKey": training_tables.private_pem,
+            "host": "127.0.0.1",
+            "port": proxy.port,
+            "protocol": "http",
+            "warehouse": "HOL_WH",
+            "database": DATABASE,
+            "schema": "PUBLIC",
+        },
+    )
+    try:
+        started = time.time()
+        code, output, failure, root = run_program(
+            tmp_path,
+            {"secret_name": name, "table": "BIG", "stall_seconds": "6", "progress_seconds": "1"},
+        )
+        ended = time.time()
+    finally:
+        proxy.close()
+    assert proxy.tripped.is_set()  # the fault came while chunks were being read
+    assert_clean_failure(
+        code,
+        output,
+        failure,
+        r"Snowflake stopped answering while the table was being read \((.+), after [\d,]+ of "
+        r"[\d,]+ rows\): check the network and Snowflake's status page, then start the job again\.",
+    )
+    assert ended - started < 60  # the bound, plus signing in and Python's start
+    # The failure file is written, then the process ends at once.
+    assert ended - (root / "output" / "failure").stat().st_mtime < 3
+    if fault == "stall":  # silence: the bound ends it, and the log shows the read standing still
+        assert "(no answer for 6 s while reading the table, after" in failure
+        assert re.search(
+            r"\[train\] reading the table: [\d,]+ of 30,000 rows so far \([\d,]+ rows/s\)", output
+        )
+    else:  # the connector gives up on a broken connection by itself
+        assert "(the connection failed: " in failure
+
+
+# --- Full and read-only disks ---------------------------------------------------------------------
+
+
+def tiny_models():
+    import xgboost
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).random((200, 10)).astype(np.float32)
+    y = (x[:, 0] > 0.5).astype(np.float32)
+    booster = xgboost.train({"max_depth": 2}, xgboost.DMatrix(x, y), 3)
+    return LogisticRegression().fit(x[:, :6], y), booster
+
+
+def fail_writes_under(monkeypatch, folder: Path, error: OSError):
+    original = Path.write_bytes
+
+    def write_bytes(self, data):
+        if folder in self.parents:
+            raise error
+        return original(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+def results_args(tmp_path):
+    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training.contract import Paths
+
+    paths = Paths(tmp_path)
+    (tmp_path / "model").mkdir()
+    baseline, booster = tiny_models()
+    counts = {program.BASELINE: ScoreCounts(), program.MODEL: ScoreCounts()}
+    metrics = {"models": {name: c.summary() for name, c in counts.items()}}
+    return paths, metrics, counts, baseline, booster
+
+
+def test_a_full_model_folder_names_the_path_the_space_and_the_fix(tmp_path, monkeypatch):
+    """Row 8: not XGBoost's native `FileStream.Write incomplete` and its stack trace."""
+    from sagemaker_snowpark.training import program
+
+    args = results_args(tmp_path)
+    fail_writes_under(
+        monkeypatch, tmp_path / "model", OSError(errno.ENOSPC, "No space left on device")
+    )
+    with pytest.raises(TutorialError) as raised:
+        program._write_results(*args)
+    assert re.fullmatch(
+        rf"No space left on the device of {re.escape(str(tmp_path / 'model'))} \(No space left on "
+        r"device\) for the model: about 1 MB are needed there, [\d,]+ MB free; raise the training "
+        r"job's VolumeSizeInGB \(ModelTrainer's Compute\(volume_size_in_gb=\.\.\.\)\) on "
+        r"SageMaker, or free space on that disk\.",
+        str(raised.value),
+    ), str(raised.value)
+    assert not any((tmp_path / "model").iterdir())  # no half-written model
+
+
+def test_a_read_only_model_folder_says_how_to_mount_it(tmp_path, monkeypatch):
+    """Row 10, the model folder read-only."""
+    from sagemaker_snowpark.training import program
+
+    args = results_args(tmp_path)
+    fail_writes_under(
+        monkeypatch, tmp_path / "model", PermissionError(errno.EACCES, "Permission denied")
+    )
+    with pytest.raises(
+        TutorialError,
+        match=r"model is not writable \(Permission denied\), and the model must be written "
+        "there: on SageMaker it always is; a container run by hand needs a writable volume",
+    ):
+        program._write_results(*args)
+
+
+class _Frame:
+    """A featurised frame's stand-in: one batch of rows."""
+
+    def __init__(self, rows: int):
+        import pandas as pd
+
+        from sagemaker_snowpark.training import dataset
+
+        columns = {name: np.ones(rows) for name in dataset.MODEL_FEATURES}
+        columns[dataset.LABEL] = np.arange(rows) % 2
+        columns[dataset.SPLIT] = np.arange(rows) % 4 == 0
+        self.batch = pd.DataFrame(columns)
+
+    def to_pandas_batches(self):
+        yield self.batch
+
+
+def test_a_full_scratch_disk_names_the_folder_the_space_and_the_fix(tmp_path, monkeypatch):
+    """Row 10, the job's /tmp full while the batches are written."""
+    from sagemaker_snowpark.training import dataset
+
+    def savez(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dataset.np, "savez", savez)
+    with pytest.raises(TutorialError) as raised:
+        dataset.fetch(_Frame(100), tmp_path / "batches", 2_000_000, 1000, 1)
+    assert str(raised.value).startswith(
+        f"No space left on the device of {tmp_path / 'batches'} (No space left on device) for the "
+        "table's batches and XGBoost's pages: about 122 MB are needed there"
+    ), str(raised.value)
+    assert "VolumeSizeInGB" in str(raised.value)
+
+
+def test_the_failure_reason_is_written_even_when_the_output_folder_is_full(tmp_path, monkeypatch):
+    """Row 9: the program's reports make room for the reason; if even that fails, the log has it."""
+    from sagemaker_snowpark.training.contract import Paths, write_failure
+
+    paths = Paths(tmp_path)
+    paths.output_data.mkdir(parents=True)
+    (paths.output_data / "report.md").write_text("x" * 1000)
+    original, calls = Path.write_text, []
+
+    def write_text(self, text, *args, **kwargs):
+        calls.append(self)
+        if self == paths.failure and (len(calls) == 1 or paths.output_data.exists()):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert write_failure(paths, "Table T is empty: load it with notebook 03.")
+    assert paths.failure.read_text() == "Table T is empty: load it with notebook 03."
+    assert not paths.output_data.exists()
+
+
+def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path, monkeypatch):
+    from sagemaker_snowpark.training import program
+
+    def run(paths):
+        import xgboost
+
+        raise xgboost.core.XGBoostError(
+            "[12:00:00] src/x.cc:1: odd\nStack trace:\n  [bt] (0) libxgboost.so"
+        )
+
+    root = resource_tree(tmp_path, ["algo-1"], "algo-1")
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(root))
+    monkeypatch.setattr(program, "run", run)
+    assert program.main() == 2
+    assert (root / "output" / "failure").read_text() == (
+        "Unexpected error: XGBoostError: [12:00:00] src/x.cc:1: odd"
+    )
+
+
+def test_the_troubleshooting_page_lists_the_new_messages():
+    table = (ROOT / "docs" / "troubleshooting.md").read_text()
+    for message in (
+        "Table ... has NULLs in N of M rows",
+        "rows whose MACHINE_FAILURE is not 0 or 1",
+        "is not a Snowflake identifier",
+        "is not an AWS Region name",
+        "The secret's port is",
+        "Snowflake stopped answering while the table was being read",
+        "No space left on the device of",
+        "is not writable",
+        "warning: only N failing and M non-failing rows in the validation split",
+        "cannot be computed",
+    ):
+        assert message in table, message
+    # SageMaker sets FailureReason only for failed jobs: a stopped job is not listed as one.
+    training = table.split("**Training job**", 1)[1]
+    assert "| `Stopped by" not in training
+
+
+def test_a_host_waiting_for_a_lost_host_ends_at_once_on_sigterm(training_tables, tmp_path):
+    """Row 5: algo-1 dies mid-training; algo-2, waiting for it inside XGBoost's native code, ends
+    as soon as SIGTERM comes (SageMaker's, or the stack's), with no swallowed exception."""
+    from sagemaker_snowpark.training import program
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    hosts = ("algo-1", "algo-2")
+    env = {"TRACKER_HOST": "127.0.0.1", "TRACKER_PORT": str(port)}
+    values = {"num_round": "5000", "max_depth": "10"}
+    first, _ = run_program(tmp_path, values, wait=False, hosts=hosts, host="algo-1", env=env)
+    second, root = run_program(tmp_path, values, wait=False, hosts=hosts, host="algo-2", env=env)
+    try:
+        for line in first.stdout:
+            if "baseline trained" in line:
+                break
+        first.kill()  # an instance lost without a word
+        time.sleep(1)
+        second.send_signal(signal.SIGTERM)
+        started = time.time()
+        output, _ = second.communicate(timeout=60)
+        assert time.time() - started < 5, output
+    finally:
+        for process in (first, second):
+            process.kill()
+            process.wait()
+    assert second.returncode in (1, 143), output
+    failure = (root / "output" / "failure").read_text()
+    assert failure == program.STOPPED or failure.startswith("Another host of the job stopped")
+    assert_no_noise(output)
+    assert not any((root / "model").iterdir())
+
+
+def test_a_broken_connection_while_the_table_is_checked_is_named(tmp_path):
+    """The checks before the read: the connector's timeouts bound them; the reason is the same."""
+    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training.contract import Paths
+
+    with pytest.raises(TutorialError) as raised:
+        with program.Watchdog(Paths(tmp_path), 120, 30):
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    assert str(raised.value) == (
+        "Snowflake stopped answering while the table was being read (the connection failed: "
+        "ConnectionRefusedError while checking the table): check the network and Snowflake's "
+        "status page, then start the job again."
+    )

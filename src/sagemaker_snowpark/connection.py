@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
@@ -35,6 +36,85 @@ AUTH_FIELDS = ("privateKey", "token", "password")
 ALLOWED_FIELDS = ("account", "user", "publicKey", "passphrase", *AUTH_FIELDS, *CONNECTION_FIELDS)
 # Bounded waits: an unreachable or failing Snowflake ends in an error, not a silent hang.
 DEFAULT_TIMEOUTS = {"login_timeout": 60, "network_timeout": 120, "socket_timeout": 60}
+
+# Snowflake identifiers: unquoted (letters, digits, _ and $, not starting with a digit), or
+# double-quoted with any character but a lone double quote; at most 255 characters.
+_IDENTIFIER_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"]|""){1,255}")'
+_IDENTIFIER = re.compile(_IDENTIFIER_PART)
+_QUALIFIED = re.compile(rf"{_IDENTIFIER_PART}(?:\.{_IDENTIFIER_PART}){{0,2}}")
+# AWS Region names: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7, ...
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+# What `account` and `host` may hold: a host name's characters, no scheme, path or port.
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252}[A-Za-z0-9])?")
+
+
+def check_identifier(value: str, what: str, qualified: bool = False) -> str:
+    """`value` if it is one Snowflake identifier (`qualified`: up to DATABASE.SCHEMA.NAME).
+
+    Checked before any SQL is built from it, so a name like `T; DROP TABLE X` is refused in one
+    line naming `what` (e.g. "Hyperparameter table") instead of failing deep in Snowpark.
+    """
+    pattern = _QUALIFIED if qualified else _IDENTIFIER
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    example = "DATABASE.SCHEMA.TABLE" if qualified else "HOL_WH"
+    raise TutorialError(
+        f"{what} {str(value)[:60]!r} is not a Snowflake identifier: use letters, digits, _ and $ "
+        f"starting with a letter or _ (e.g. {example}), or put a name with other characters in "
+        'double quotes ("My Table").'
+    )
+
+
+def check_region(region: str | None, what: str = "Region") -> str | None:
+    """`region` if it is shaped like an AWS Region name (None passes: the default applies)."""
+    if region is None or _REGION.fullmatch(region):
+        return region
+    raise TutorialError(
+        f"{what} {region[:40]!r} is not an AWS Region name: use one like us-east-1 (the Region "
+        "where notebook 02 stored the secret)."
+    )
+
+
+def check_secret_fields(document: dict) -> None:
+    """Each field of a secret has the type it needs; messages name the field, never its value."""
+    for name in ALLOWED_FIELDS:
+        if name != "port" and name in document and not isinstance(document[name], str):
+            raise TutorialError(
+                f"The secret's {name} must be a string, not {_json_type(document[name])}."
+            )
+    if document.get("port") is not None:
+        port = document["port"]
+        # JSON true is a Python bool, which int() would turn into port 1.
+        number = port if type(port) is int else int(port) if _is_digits(port) else None
+        if number is None or not 1 <= number <= 65535:
+            shown = "out of range" if number is not None else _json_type(port)
+            raise TutorialError(
+                f"The secret's port is {shown}: store an integer from 1 to 65535 (e.g. 443), or "
+                "leave port out (real accounts do)."
+            )
+    for name in ("account", "host"):
+        if document.get(name) and not _HOST_NAME.fullmatch(document[name].strip()):
+            raise TutorialError(
+                f"The secret's {name} holds characters a host name cannot have: use the account "
+                "identifier alone (orgname-accountname), with no scheme, path, port or spaces."
+            )
+    for name in ("role", "warehouse", "database", "schema"):
+        if document.get(name):
+            check_identifier(document[name], f"The secret's {name}")
+
+
+def _is_digits(value) -> bool:
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return {dict: "an object", list: "a list", type(None): "null"}.get(type(value), "a value")
 
 
 @dataclass(frozen=True)
@@ -95,9 +175,7 @@ def parse_secret(value: str | dict) -> SnowflakeSecret:
                 + ('"myorg-myaccount"' if name == "account" else '"SAGEMAKER_TRAINING"')
                 + ")."
             )
-    for name in ALLOWED_FIELDS:
-        if name != "port" and name in document and not isinstance(document[name], str):
-            raise TutorialError(f"The secret's {name} must be a string.")
+    check_secret_fields(document)
     present = [name for name in AUTH_FIELDS if document.get(name)]
     if not present:
         raise TutorialError(
@@ -126,12 +204,7 @@ def parse_secret(value: str | dict) -> SnowflakeSecret:
                     "The secret's publicKey does not belong to its privateKey: store the pair's "
                     "public key, or remove publicKey."
                 )
-    port = document.get("port")
-    if port is not None:
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            raise TutorialError("The secret's port must be a number, e.g. 443.") from None
+    port = int(document["port"]) if document.get("port") is not None else None
     if document.get("protocol") not in (None, "http", "https"):
         raise TutorialError("The secret's protocol must be https (or http for an emulator).")
     return SnowflakeSecret(
@@ -180,7 +253,7 @@ def _aws_error(error: Exception, secret_name: str, region: str) -> TutorialError
 @lru_cache(maxsize=8)
 def read_secret(secret_name: str, region: str | None = None) -> SnowflakeSecret:
     """Fetch and validate the secret; each process reads it once, and only into memory."""
-    region = region or boto3.session.Session().region_name
+    region = check_region(region or boto3.session.Session().region_name)
     client = boto3.client("secretsmanager", region_name=region)
     try:
         value = client.get_secret_value(SecretId=secret_name)
@@ -197,7 +270,7 @@ def store_secret(
     """Create the secret, or put a new version when its value changed; returns what it did."""
     if not isinstance(secret, SnowflakeSecret):
         secret = parse_secret(secret)  # never store a secret that could not sign in
-    region = region or boto3.session.Session().region_name
+    region = check_region(region or boto3.session.Session().region_name)
     client = boto3.client("secretsmanager", region_name=region)
     value = secret.to_json()
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -136,10 +137,19 @@ class TrainingRuntime:
         self._transition(job, "Uploading", "Uploading generated training model")
         try:
             self._upload(account, job, hosts)
-        except _ClientError as error:
-            status, reason = "Failed", str(error)
         except Exception as error:
-            status, reason = "Failed", f"InternalServerError: uploading the model failed: {error}"
+            if status == "Failed":
+                # The program's own reason is the one that explains the job: keep it.
+                logging.getLogger(__name__).warning(
+                    "training job %s: uploading after the failure failed too: %s", name, error
+                )
+            elif isinstance(error, _ClientError):
+                status, reason = "Failed", str(error)
+            else:  # the stack's own fault, named as such
+                status, reason = (
+                    "Failed",
+                    f"InternalServerError: local stack: uploading the model failed: {error}",
+                )
         job.final_metric_data_list = _final_metrics(job.algorithm_specification, logged)
         ended = time.time()
         job.training_end_time = utcnow()
@@ -246,7 +256,7 @@ class TrainingRuntime:
             pump.start()
             pumps.append(pump)
 
-        exit_codes = self._wait(run)
+        exit_codes, first_failed = self._wait(run)
         for pump in pumps:
             pump.join()
         for tree in trees.values():
@@ -255,23 +265,31 @@ class TrainingRuntime:
             shutil.rmtree(folder, ignore_errors=True)
         if run.stop_requested.is_set():
             return "Stopped", None
-        failed = [host for host, code in zip(hosts, exit_codes, strict=True) if code != 0]
-        if not failed:
+        if first_failed is None:
             return "Completed", None
-        host = failed[0]
+        # The host that failed first has the cause; the others were stopped because of it.
+        host = hosts[first_failed]
         failure_file = trees[host] / "output" / "failure"
-        if failure_file.is_file() and failure_file.read_text().strip():
-            return "Failed", "AlgorithmError: " + failure_file.read_text().strip()
-        code = exit_codes[hosts.index(host)]
+        text = failure_file.read_text(errors="replace").strip() if failure_file.is_file() else ""
+        if text:
+            return "Failed", "AlgorithmError: " + text
+        code = exit_codes[first_failed]
         return "Failed", f"AlgorithmError: the train program on {host} exited with code {code}"
 
-    def _wait(self, run: _Run) -> list[int]:
-        """Wait for every process; one failing host stops the others, as on SageMaker."""
+    def _wait(self, run: _Run) -> tuple[list[int], int | None]:
+        """Wait for every process; one failing host stops the others, as on SageMaker.
+
+        Returns the exit codes and the index of the first host that failed by itself (None: all
+        ended well), whose reason becomes the job's."""
         stop_sent_at = None
+        first_failed = None
         while True:
             codes = [p.poll() for p in run.processes]
+            if first_failed is None and stop_sent_at is None:
+                failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
+                first_failed = failed[0] if failed else None
             if all(c is not None for c in codes):
-                return codes
+                return codes, first_failed
             if stop_sent_at is None and (
                 run.stop_requested.is_set() or any(c not in (None, 0) for c in codes)
             ):
@@ -369,6 +387,8 @@ class TrainingRuntime:
         root = self.jobs_dir / job.training_job_name / hosts[0]
         if not root.exists():
             return
+        # The program may have removed or never filled its folders: SageMaker still uploads the
+        # model archive (empty) and leaves out output.tar.gz.
         for key in (f"{base}/model.tar.gz", f"{base}/output.tar.gz"):
             if not role_allows(
                 account, job.role_arn, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}"
@@ -380,7 +400,7 @@ class TrainingRuntime:
         write_s3_object(account, bucket, f"{base}/model.tar.gz", _targz(root / "model"))
         job.model_artifacts = {"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"}
         data = root / "output" / "data"
-        if any(data.iterdir()):
+        if data.is_dir() and any(data.iterdir()):
             write_s3_object(account, bucket, f"{base}/output.tar.gz", _targz(data))
 
     @staticmethod
@@ -484,6 +504,6 @@ def _final_metrics(algorithm_specification: dict, logged: dict[str, list[str]]) 
 def _targz(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(folder.rglob("*")):
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
             archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
     return buffer.getvalue()

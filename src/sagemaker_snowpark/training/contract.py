@@ -9,11 +9,15 @@ so the program also runs outside a container (the local stack and the tests use 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..connection import check_identifier, check_region
 from ..errors import TutorialError
 
 
@@ -72,7 +76,13 @@ PARAMETERS = {
     "max_bin": Parameter(int, 256, 16, 1024, "XGBoost histogram bins"),
     "baseline_max_rows": Parameter(int, 250_000, 1_000, 100_000_000, "baseline sample cap"),
     "tracker_port": Parameter(int, 9099, 1024, 65535, "XGBoost tracker port on algo-1"),
+    "stall_seconds": Parameter(
+        int, 120, 5, 3600, "seconds without a new batch from Snowflake before the job fails"
+    ),
+    "progress_seconds": Parameter(int, 30, 1, 30, "seconds between progress lines while reading"),
 }
+# Names the program puts into SQL: checked before it signs in.
+IDENTIFIERS = {"table": True, "database": False, "schema": False, "warehouse": False}
 
 
 def parse_hyperparameters(raw: dict) -> dict:
@@ -101,6 +111,10 @@ def parse_hyperparameters(raw: dict) -> dict:
                 f"{parameter.high:g} ({parameter.help})."
             )
         values[name] = value
+    for name, qualified in IDENTIFIERS.items():
+        if values[name]:
+            check_identifier(values[name], f"Hyperparameter {name}", qualified)
+    check_region(values["region"] or None, "Hyperparameter region")
     return values
 
 
@@ -135,10 +149,53 @@ def read_hosts(paths: Paths) -> Hosts:
     return Hosts(config["current_host"], tuple(config["hosts"]))
 
 
-def write_failure(paths: Paths, message: str) -> None:
-    """Write the reason SageMaker shows as the job's FailureReason."""
-    paths.failure.parent.mkdir(parents=True, exist_ok=True)
-    paths.failure.write_text(message[:1024])
+def write_failure(paths: Paths, message: str) -> bool:
+    """Write the reason SageMaker shows as the job's FailureReason; False if it cannot be written.
+
+    When /opt/ml/output is full, the program's own reports there are removed to make room: the
+    reason matters more than a report of a job that failed anyway.
+    """
+    for attempt in range(2):
+        try:
+            paths.failure.parent.mkdir(parents=True, exist_ok=True)
+            paths.failure.write_text(message[:1024])
+            return True
+        except OSError as error:
+            if attempt or error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                print(
+                    f"[train] the failure reason could not be written to {paths.failure} "
+                    f"({error.strerror}); it is: {message}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return False
+            shutil.rmtree(paths.output_data, ignore_errors=True)
+    return False
+
+
+def disk_error(error: OSError, path: Path, needed_bytes: int, what: str) -> TutorialError:
+    """One line for a full or read-only folder: the path, the space needed, and the fix."""
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return TutorialError(
+            f"{path} is not writable ({error.strerror}), and {what} must be written there: on "
+            "SageMaker it always is; a container run by hand needs a writable volume mounted "
+            "there (docker run -v DIR:/opt/ml)."
+        )
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = f"{shutil.disk_usage(existing).free / 2**20:,.0f} MB free"
+    except OSError:
+        free = "free space unknown"
+    needed = (
+        f"about {max(1, needed_bytes / 2**20):,.0f} MB are needed there, " if needed_bytes else ""
+    )
+    return TutorialError(
+        f"No space left on the device of {path} ({error.strerror}) for {what}: {needed}{free}; "
+        "raise the training job's VolumeSizeInGB (ModelTrainer's "
+        "Compute(volume_size_in_gb=...)) on SageMaker, or free space on that disk."
+    )
 
 
 def tree(root: Path, depth: int = 3) -> list[str]:

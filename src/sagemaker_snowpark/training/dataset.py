@@ -8,8 +8,11 @@ and lets it go: memory holds one batch at a time, never the table.
 
 from __future__ import annotations
 
+import errno
 import math
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +20,15 @@ import numpy as np
 from snowflake.snowpark.exceptions import SnowparkSQLException
 from snowflake.snowpark.functions import abs as abs_
 from snowflake.snowpark.functions import col, iff, lit
+from snowflake.snowpark.functions import count as count_
 from snowflake.snowpark.functions import hash as hash_
+from snowflake.snowpark.functions import max as max_
+from snowflake.snowpark.functions import min as min_
+from snowflake.snowpark.functions import sum as sum_
 from snowflake.snowpark.types import StringType, _NumericType
 
 from ..errors import TutorialError
+from .contract import disk_error
 
 LABEL = "MACHINE_FAILURE"
 # The 2023 sample's six numeric features, which the baseline uses.
@@ -37,6 +45,8 @@ PHYSICS_FEATURES = ("TYPE_CODE", "POWER_W", "TEMP_DIFF_K", "STRAIN_MIN_NM")
 MODEL_FEATURES = NUMERIC_FEATURES + PHYSICS_FEATURES
 SPLIT = "IS_VALIDATION"
 _SPLIT_BUCKETS = 10_000
+# Scratch space a row takes: its float32 batch row (44 bytes) plus XGBoost's quantised pages.
+SCRATCH_BYTES_PER_ROW = 64
 
 
 def check_table(session, table: str):
@@ -66,6 +76,69 @@ def check_table(session, table: str):
     return frame
 
 
+@dataclass(frozen=True)
+class ValueCounts:
+    """What check_values found: rows, rows with a NULL (per column), labels that are not 0/1."""
+
+    rows: int
+    rows_with_nulls: int
+    nulls: dict[str, int]
+    bad_labels: int = 0
+    bad_label_range: tuple[float, float] | None = None
+
+
+def count_values(frame, columns, label: str | None = None) -> ValueCounts:
+    """Rows, NULLs per column and labels other than 0 and 1, counted in Snowflake in ONE query."""
+    columns = list(columns) + ([label] if label else [])
+    any_null = col(columns[0]).is_null()
+    for name in columns[1:]:
+        any_null = any_null | col(name).is_null()
+    measures = [count_(lit(1)).alias("ROWS"), sum_(iff(any_null, lit(1), lit(0))).alias("ANY")]
+    measures += [
+        sum_(iff(col(name).is_null(), lit(1), lit(0))).alias(f"N{i}")
+        for i, name in enumerate(columns)
+    ]
+    if label:
+        bad = col(label).is_not_null() & ~col(label).isin(lit(0), lit(1))
+        measures += [
+            sum_(iff(bad, lit(1), lit(0))).alias("BAD"),
+            min_(iff(bad, col(label), lit(None))).alias("BAD_MIN"),
+            max_(iff(bad, col(label), lit(None))).alias("BAD_MAX"),
+        ]
+    row = frame.select(*measures).collect()[0]
+    values = list(row)
+    nulls = {name: int(values[2 + i] or 0) for i, name in enumerate(columns)}
+    found = ValueCounts(int(values[0] or 0), int(values[1] or 0), nulls)
+    if label and values[2 + len(columns)]:
+        low, high = (float(v) for v in values[3 + len(columns) :])
+        found = ValueCounts(found.rows, found.rows_with_nulls, nulls, int(values[-3]), (low, high))
+    return found
+
+
+def check_values(frame, table: str, columns, label: str | None = None) -> int:
+    """The table's row count, after checking in Snowflake (one query) that no column the model
+    reads holds NULL and that the label, if any, is 0 or 1; each problem is one line saying how
+    many rows are affected and how to fix them."""
+    found = count_values(frame, columns, label)
+    if found.rows_with_nulls:
+        where = ", ".join(f"{name} in {n:,}" for name, n in found.nulls.items() if n)
+        first = next(name for name, n in found.nulls.items() if n)
+        raise TutorialError(
+            f"Table {table} has NULLs in {found.rows_with_nulls:,} of {found.rows:,} rows "
+            f"({where}): fill or remove those rows (e.g. DELETE FROM {table} WHERE {first} IS "
+            "NULL), or rebuild the table with notebook 03."
+        )
+    if found.bad_labels:
+        low, high = found.bad_label_range
+        seen = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+        raise TutorialError(
+            f"Table {table} has {found.bad_labels:,} of {found.rows:,} rows whose {label} is not "
+            f"0 or 1 (values {seen}): the label must be 0 (no failure) or 1 (failure); fix those "
+            "rows, or rebuild the table with notebook 03."
+        )
+    return found.rows
+
+
 def shard(frame, rank: int, hosts: int):
     """The rows of one host out of `hosts`: the hash of UDI puts each row in exactly one shard."""
     if hosts == 1:
@@ -77,7 +150,6 @@ def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0
     """Features, label and split flag, computed in Snowflake; one host's shard when hosts > 1."""
     two_pi_over_60 = 2 * math.pi / 60
     frame = shard(frame, rank, hosts)
-    bucket = abs_(hash_(col("UDI"), lit(split_seed))) % lit(_SPLIT_BUCKETS)
     return frame.select(
         *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],
         iff(
@@ -87,8 +159,14 @@ def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0
         (col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K")).alias("TEMP_DIFF_K"),
         (col("TOOL_WEAR_MIN") * col("TORQUE_NM")).alias("STRAIN_MIN_NM"),
         col(LABEL).cast("double").alias(LABEL),
-        (bucket < lit(int(validation_fraction * _SPLIT_BUCKETS))).alias(SPLIT),
+        is_validation(validation_fraction, split_seed).alias(SPLIT),
     )
+
+
+def is_validation(validation_fraction: float, split_seed: int):
+    """True for the rows of the validation split: a hash of UDI, the same on every host."""
+    bucket = abs_(hash_(col("UDI"), lit(split_seed))) % lit(_SPLIT_BUCKETS)
+    return bucket < lit(int(validation_fraction * _SPLIT_BUCKETS))
 
 
 @dataclass
@@ -125,29 +203,84 @@ class Fetched:
     seconds: float
 
 
-def fetch(frame, folder: Path, expected_rows: int, baseline_max_rows: int, seed: int) -> Fetched:
-    """Stream the featurised rows into batch files, and keep a bounded sample for the baseline."""
+# Errors of the connection while a result is read (the connector's vendored requests, urllib3,
+# the connector's own), by class name: the job can only report them and stop.
+_NETWORK_ERRORS = {
+    "ConnectionError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "Timeout",
+    "ChunkedEncodingError",
+    "ProtocolError",
+    "MaxRetryError",
+    "OperationalError",
+    "RetryRequest",
+}
+
+
+def is_network_error(error: BaseException) -> bool:
+    if isinstance(error, ConnectionError | TimeoutError | socket.timeout):
+        return True
+    return any(kind.__name__ in _NETWORK_ERRORS for kind in type(error).__mro__)
+
+
+def stalled_message(rows: int, expected: int, cause: str) -> str:
+    """The one line for a Snowflake that stopped sending rows part-way."""
+    read = f", after {rows:,} of {expected:,} rows" if expected else ""
+    return (
+        f"Snowflake stopped answering while the table was being read ({cause}{read}): check the "
+        "network and Snowflake's status page, then start the job again."
+    )
+
+
+def fetch(
+    frame,
+    folder: Path,
+    expected_rows: int,
+    baseline_max_rows: int,
+    seed: int,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> Fetched:
+    """Stream the featurised rows into batch files, and keep a bounded sample for the baseline.
+
+    `progress(rows)` is called as each batch arrives (the program's watchdog listens). A broken
+    connection ends in one line naming it; a full or read-only scratch folder in one naming the
+    folder and the space the table needs there.
+    """
     started = time.time()
     train = BatchFiles(folder / "train")
     validation = BatchFiles(folder / "validation")
-    train.folder.mkdir(parents=True)
-    validation.folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     # Bernoulli sampling keeps the baseline's sample near baseline_max_rows whatever the size.
     keep = min(1.0, baseline_max_rows / max(1, expected_rows))
-    sample_x, sample_y, batches = [], [], 0
+    sample_x, sample_y, batches, rows = [], [], 0, 0
     numeric = [MODEL_FEATURES.index(name) for name in NUMERIC_FEATURES]
-    for batch in frame.to_pandas_batches():
-        batches += 1
-        x = batch[list(MODEL_FEATURES)].to_numpy(dtype=np.float32)
-        y = batch[LABEL].to_numpy(dtype=np.float32)
-        held_out = batch[SPLIT].to_numpy(dtype=bool)
-        train.save(x[~held_out], y[~held_out])
-        validation.save(x[held_out], y[held_out])
-        chosen = rng.random(int((~held_out).sum())) < keep
-        sample_x.append(x[~held_out][chosen][:, numeric])
-        sample_y.append(y[~held_out][chosen])
-        del batch, x, y
+    needed = expected_rows * SCRATCH_BYTES_PER_ROW
+    try:
+        train.folder.mkdir(parents=True)
+        validation.folder.mkdir(parents=True)
+        for batch in frame.to_pandas_batches():
+            batches += 1
+            rows += len(batch)
+            x = batch[list(MODEL_FEATURES)].to_numpy(dtype=np.float32)
+            y = batch[LABEL].to_numpy(dtype=np.float32)
+            held_out = batch[SPLIT].to_numpy(dtype=bool)
+            train.save(x[~held_out], y[~held_out])
+            validation.save(x[held_out], y[held_out])
+            chosen = rng.random(int((~held_out).sum())) < keep
+            sample_x.append(x[~held_out][chosen][:, numeric])
+            sample_y.append(y[~held_out][chosen])
+            del batch, x, y
+            progress(rows)
+    except Exception as error:
+        # Network errors first: the connector's are OSErrors too.
+        if is_network_error(error):
+            cause = f"the connection failed: {type(error).__name__}"
+            raise TutorialError(stalled_message(rows, expected_rows, cause)) from None
+        if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
+            what = "the table's batches and XGBoost's pages"
+            raise disk_error(error, folder, needed, what) from None
+        raise
     empty_x = np.zeros((0, len(NUMERIC_FEATURES)), dtype=np.float32)
     return Fetched(
         train,
@@ -157,3 +290,6 @@ def fetch(frame, folder: Path, expected_rows: int, baseline_max_rows: int, seed:
         batches,
         time.time() - started,
     )
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}

@@ -3,6 +3,8 @@
 Scores are counted into a fine histogram per class (10,000 bins on [0, 1]); ROC AUC, PR AUC
 (average precision) and the curves come from the cumulative counts, and the confusion matrix at
 the threshold is counted exactly. Histograms add up, so hosts of a multi-host job sum theirs.
+A metric the validation rows cannot define (ROC AUC without both classes, PR AUC without a
+failure) is None, which JSON writes as null: never NaN, which JSON cannot hold.
 """
 
 from __future__ import annotations
@@ -50,21 +52,25 @@ class ScoreCounts:
         false_positive = np.concatenate([[0.0], np.cumsum(self.negatives[::-1])])
         return true_positive, false_positive, true_positive[-1], false_positive[-1]
 
-    def roc_auc(self) -> float:
+    def roc_auc(self) -> float | None:
         tp, fp, positives, negatives = self._cumulative()
         if positives == 0 or negatives == 0:
-            return float("nan")
+            return None
         # Trapezoids: a tie inside one bin counts half, as the exact ROC AUC does for equal scores.
         return float(np.trapezoid(tp / positives, fp / negatives))
 
-    def pr_auc(self) -> float:
+    def pr_auc(self) -> float | None:
         """Average precision: precision at each cut, weighted by the recall it adds."""
         tp, fp, positives, _ = self._cumulative()
         if positives == 0:
-            return float("nan")
+            return None
         gained = np.diff(tp) > 0
         precision = tp[1:][gained] / (tp[1:][gained] + fp[1:][gained])
         return float(np.sum(precision * np.diff(tp)[gained]) / positives)
+
+    def class_counts(self) -> tuple[int, int]:
+        """Failures and non-failures among the scored rows."""
+        return int(self.positives.sum()), int(self.negatives.sum())
 
     def confusion_matrix(self) -> dict[str, int]:
         tn, fp, fn, tp = (int(v) for v in self.confusion)

@@ -21,20 +21,29 @@ XGBoost model together through XGBoost's collective communication (the tracker r
 
 It writes the models and metrics.json to /opt/ml/model, the evaluation curves and a report to
 /opt/ml/output/data, and on any error a one-line reason to /opt/ml/output/failure, then exits
-non-zero. Its log lines `validation:roc_auc=...` feed SageMaker metric definitions.
+non-zero at once (threads of the connector or of XGBoost that still wait on a socket do not keep
+it alive). Its log lines `validation:roc_auc=...` feed SageMaker metric definitions.
+
+Faults stay bounded and visible: the table's labels and NULLs are checked in Snowflake before it
+is read; while reading, a line every `progress_seconds` (30) says how far it got, and
+`stall_seconds` (120) without a new batch ends the job; SIGTERM (StopTrainingJob, or the end of a
+multi-host job whose other host failed) ends it at once, even while XGBoost waits in native code.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -48,6 +57,7 @@ from . import dataset
 from .contract import (
     Hosts,
     Paths,
+    disk_error,
     parse_hyperparameters,
     read_hosts,
     read_json,
@@ -60,14 +70,126 @@ from .metrics import ScoreCounts
 HOST_WAIT_SECONDS = 300
 BASELINE = "baseline_logistic_regression"
 MODEL = "xgboost_physics_features"
-
-
-class StopRequested(Exception):
-    """SageMaker sent SIGTERM (StopTrainingJob): stop now, keep nothing half-written."""
+# Fewer validation rows of a class than this make its metrics noise: the log says so.
+MIN_VALIDATION_ROWS_PER_CLASS = 50
+STOPPED = (
+    "Stopped by SageMaker (SIGTERM: StopTrainingJob, MaxRuntimeInSeconds, or another host of "
+    "the job failed) before the model was complete; nothing half-written was kept."
+)
 
 
 def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
+
+
+# --- Ending: the first reason wins, and the process ends as soon as it is written ---------
+
+_ending = threading.Lock()
+_ended = threading.Event()
+_scratch: list[Path] = []  # the scratch folder, removed by an ending from another thread
+
+
+def record_failure(paths: Paths, message: str, outcome: str = "failed") -> bool:
+    """Write the job's failure reason and log it; False when another reason came first."""
+    with _ending:
+        if _ended.is_set():
+            return False
+        _ended.set()
+        shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
+        write_failure(paths, message)
+        log(f"{outcome}: {message}")
+        return True
+
+
+def exit_now(code: int) -> None:
+    """Flush the log and end the process, whatever threads still wait (on a socket, in XGBoost)."""
+    for folder in _scratch:
+        shutil.rmtree(folder, ignore_errors=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def fail_now(paths: Paths, message: str, code: int, outcome: str = "failed") -> None:
+    """From a thread other than the main one: write the reason (if first) and end the process."""
+    if record_failure(paths, message, outcome):
+        exit_now(code)
+
+
+def stop_on_sigterm(paths: Paths) -> threading.Thread:
+    """SIGTERM ends the job at once, from a thread of its own.
+
+    A Python signal handler only runs when the main thread runs Python code: blocked in XGBoost's
+    collective (waiting for a host that failed) it would never run, and raised inside XGBoost's
+    data callback it would be swallowed. So SIGTERM is blocked in every thread (threads started
+    later inherit the mask; the `train` script blocks it before its imports start any) and one
+    thread waits for it.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def wait():
+        signal.sigwait({signal.SIGTERM})
+        fail_now(paths, STOPPED, 143, "stopped")
+
+    thread = threading.Thread(target=wait, name="sigterm", daemon=True)
+    thread.start()
+    return thread
+
+
+class Watchdog:
+    """From the table's checks to its last batch: a progress line every `progress_seconds`; and,
+    once rows are being read, the end of the job when `stall_seconds` pass without a new batch
+    (the connector's own retries of a silent or refusing Snowflake can take ten minutes). The
+    checks and the count are queries Snowflake may take long to run on a large table: the
+    connector's own timeouts bound them, and a broken connection there is reported the same way.
+    """
+
+    READING = "reading the table"
+
+    def __init__(self, paths: Paths, stall_seconds: float, progress_seconds: float):
+        self.paths = paths
+        self.stall_seconds = stall_seconds
+        self.progress_seconds = progress_seconds
+        self.expected = 0
+        self.rows = 0
+        self.step = "checking the table"
+        self._last = self._started = time.monotonic()
+        self._done = threading.Event()
+
+    def tick(self, rows: int | None = None, step: str | None = None) -> None:
+        if rows is not None:
+            self.rows = rows
+        if step is not None:
+            self.step = step
+        self._last = time.monotonic()
+
+    def __enter__(self):
+        threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        self._done.set()
+        if error is not None and dataset.is_network_error(error):
+            cause = f"the connection failed: {type(error).__name__} while {self.step}"
+            raise TutorialError(dataset.stalled_message(self.rows, self.expected, cause)) from None
+
+    def _watch(self) -> None:
+        last_line = time.monotonic()
+        while not self._done.wait(min(1.0, self.progress_seconds)):
+            now = time.monotonic()
+            if self.step == self.READING and now - self._last >= self.stall_seconds:
+                cause = f"no answer for {self.stall_seconds:g} s while {self.step}"
+                fail_now(self.paths, dataset.stalled_message(self.rows, self.expected, cause), 1)
+            if now - last_line >= self.progress_seconds:
+                elapsed = now - self._started
+                if self.expected:
+                    log(
+                        f"{self.step}: {self.rows:,} of {self.expected:,} rows so far "
+                        f"({self.rows / elapsed:,.0f} rows/s)"
+                    )
+                else:
+                    log(f"{self.step} ({elapsed:.0f} s)")
+                last_line = now
 
 
 def peak_memory_mb() -> float | None:
@@ -101,12 +223,6 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-def _on_sigterm(signum, frame):
-    # Once is enough: a second SIGTERM must not interrupt the clean-up the first one started.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise StopRequested()
 
 
 # --- Multi-host: one XGBoost model trained by all hosts together ------------------------
@@ -173,10 +289,9 @@ def collective(hosts: Hosts, port: int):
                     f"The XGBoost tracker on {address}:{port} (the first host) did not answer: "
                     "check that the hosts can reach each other on that port."
                 ) from None
-        try:
-            yield xgboost.collective
-        finally:
-            xgboost.collective.finalize()
+        # On an error, no finalize: it would wait for the other hosts, and the process ends now.
+        yield xgboost.collective
+        xgboost.collective.finalize()
         if tracker is not None:
             tracker.wait_for(60)
     finally:
@@ -233,7 +348,15 @@ def train_xgboost(train_files: dataset.BatchFiles, params: dict, cache: Path, ho
             self._iterator = None
 
     kind = xgboost.ExtMemQuantileDMatrix if external else xgboost.QuantileDMatrix
-    matrix = kind(Batches(), max_bin=params["max_bin"])
+    try:
+        matrix = kind(Batches(), max_bin=params["max_bin"])
+    except xgboost.core.XGBoostError as error:
+        # XGBoost's own writes of its pages: its message is native, with a stack trace.
+        if re.search(r"No space|Write incomplete|errno:? ?28|Disk quota", str(error), re.I):
+            needed = train_files.rows * dataset.SCRATCH_BYTES_PER_ROW
+            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise disk_error(full, cache, needed, "XGBoost's pages of the table") from None
+        raise
     booster = xgboost.train(
         {
             "objective": "binary:logistic",
@@ -321,20 +444,30 @@ def run(paths: Paths) -> dict:
         collective(hosts, params["tracker_port"]) as communicator,
         tempfile.TemporaryDirectory(prefix="batches-") as scratch,
     ):
+        _scratch.append(Path(scratch))
         session = _sign_in(params, region)
         phases.done("connect", "signed in to Snowflake")
-        prepared = dataset.featurised(
-            dataset.check_table(session, params["table"]),
-            params["validation_fraction"],
-            params["split_seed"],
-            hosts.rank,
-            hosts.count,
-        )
-        expected = prepared.count()
-        log(f"{expected:,} rows to read" + (f" (shard {hosts.rank})" if hosts.count > 1 else ""))
-        fetched = dataset.fetch(
-            prepared, Path(scratch), expected, params["baseline_max_rows"], params["split_seed"]
-        )
+        with Watchdog(paths, params["stall_seconds"], params["progress_seconds"]) as watchdog:
+            table = dataset.check_table(session, params["table"])
+            # Every host checks the whole table, so all of them stop with the same reason.
+            columns = ("TYPE", *dataset.NUMERIC_FEATURES)
+            dataset.check_values(table, params["table"], columns, dataset.LABEL)
+            watchdog.tick(step="counting the rows")
+            prepared = dataset.featurised(
+                table, params["validation_fraction"], params["split_seed"], hosts.rank, hosts.count
+            )
+            expected = watchdog.expected = prepared.count()
+            shard = f" (shard {hosts.rank})" if hosts.count > 1 else ""
+            log(f"{expected:,} rows to read{shard}")
+            watchdog.tick(step=watchdog.READING)
+            fetched = dataset.fetch(
+                prepared,
+                Path(scratch),
+                expected,
+                params["baseline_max_rows"],
+                params["split_seed"],
+                progress=watchdog.tick,
+            )
         session.close()
         release_freed_memory()
         phases.done(
@@ -343,7 +476,8 @@ def run(paths: Paths) -> dict:
             f"{fetched.batches} batches ({fetched.train.rows:,} train, "
             f"{fetched.validation.rows:,} validation)",
         )
-        train_rows, validation_rows = _check_rows(fetched, communicator, params["table"])
+        train_rows, validation_rows, failures = _check_rows(fetched, communicator, params["table"])
+        _warn_if_few(validation_rows, failures)
         baseline = _train_shared_baseline(fetched, communicator, hosts, params["split_seed"])
         phases.done("train_baseline", "baseline trained")
         booster = train_xgboost(fetched.train, params, Path(scratch), hosts.count)
@@ -377,7 +511,14 @@ def run(paths: Paths) -> dict:
     }
     for prefix, name in (("validation", MODEL), ("baseline", BASELINE)):
         for key in ("roc_auc", "pr_auc", "f1"):
-            print(f"{prefix}:{key}={metrics['models'][name][key]:.6f}", flush=True)
+            value = metrics["models"][name][key]
+            if value is None:  # no metric line: SageMaker's metric regex wants a number
+                log(
+                    f"warning: {prefix}:{key} cannot be computed (the validation split has "
+                    f"{failures:,} failures of {validation_rows:,} rows): metrics.json holds null"
+                )
+            else:
+                print(f"{prefix}:{key}={value:.6f}", flush=True)
     if hosts.rank == 0:  # one host writes the results, as one model was trained
         _write_results(paths, metrics, counts, baseline, booster)
     peak = peak_memory_mb()
@@ -388,14 +529,21 @@ def run(paths: Paths) -> dict:
     return metrics
 
 
-def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> tuple[int, int]:
-    """The training and validation rows of all hosts; an error when they cannot train a model."""
+def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> tuple[int, int, int]:
+    """The training and validation rows of all hosts, and the validation rows that are failures;
+    an error when they cannot train a model."""
     counts = np.array(
-        [fetched.train.rows, fetched.train.positives, fetched.validation.rows], dtype=np.float64
+        [
+            fetched.train.rows,
+            fetched.train.positives,
+            fetched.validation.rows,
+            fetched.validation.positives,
+        ],
+        dtype=np.float64,
     )
     if communicator is not None:
         counts = communicator.allreduce(counts, communicator.Op.SUM)
-    train_rows, positives, validation_rows = (int(v) for v in counts)
+    train_rows, positives, validation_rows, validation_failures = (int(v) for v in counts)
     if train_rows == 0:
         raise TutorialError(f"Table {table} is empty: load it with notebook 03.")
     if positives in (0, train_rows):
@@ -408,7 +556,18 @@ def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> tuple[int
         raise TutorialError(
             f"No validation rows in {table}: raise validation_fraction or load more rows."
         )
-    return train_rows, validation_rows
+    return train_rows, validation_rows, validation_failures
+
+
+def _warn_if_few(validation_rows: int, failures: int) -> None:
+    """A warning in the log (the notebook shows it) when the validation split is too small."""
+    others = validation_rows - failures
+    if min(failures, others) < MIN_VALIDATION_ROWS_PER_CLASS:
+        log(
+            f"warning: only {failures:,} failing and {others:,} non-failing rows in the "
+            f"validation split (fewer than {MIN_VALIDATION_ROWS_PER_CLASS} of a class): its "
+            "metrics say little; load more rows or raise validation_fraction."
+        )
 
 
 def _train_shared_baseline(fetched: dataset.Fetched, communicator, hosts: Hosts, seed: int):
@@ -428,57 +587,110 @@ def _train_shared_baseline(fetched: dataset.Fetched, communicator, hosts: Hosts,
 
 
 def _write_results(paths: Paths, metrics: dict, counts, baseline, booster) -> None:
-    """Write everything into a staging folder, then move it in: never a half-written model."""
-    staging = paths.model / ".incomplete"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    booster.save_model(staging / "xgboost-model.json")
-    with open(staging / "baseline-logistic-regression.pkl", "wb") as handle:
-        pickle.dump(baseline, handle)
-    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    for item in staging.iterdir():
-        item.replace(paths.model / item.name)
-    staging.rmdir()
+    """Write everything into a staging folder, then move it in: never a half-written model.
 
-    paths.output_data.mkdir(parents=True, exist_ok=True)
+    Everything is serialised in memory first, so a full or read-only disk is one Python error
+    naming the folder and the bytes it needed (not XGBoost's native one).
+    """
+    model_files = {
+        "xgboost-model.json": bytes(booster.save_raw(raw_format="json")),
+        "baseline-logistic-regression.pkl": pickle.dumps(baseline),
+        # allow_nan=False: a NaN that slipped through fails here, not in whoever reads the JSON.
+        "metrics.json": json.dumps(metrics, indent=2, allow_nan=False).encode(),
+    }
+    staging = paths.model / ".incomplete"
+    needed = sum(len(data) for data in model_files.values())
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name, data in model_files.items():
+            (staging / name).write_bytes(data)
+        with _ending:  # a SIGTERM now waits until the model is whole, or not there at all
+            if _ended.is_set():  # it came first: the process is ending without a model
+                return
+            for item in staging.iterdir():
+                item.replace(paths.model / item.name)
+            staging.rmdir()
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise disk_error(error, paths.model, needed, "the model") from None
+
     curves = {name: c.curves() for name, c in counts.items()}
-    (paths.output_data / "evaluation.json").write_text(json.dumps(curves))
     lines = ["# Evaluation on the validation split", ""]
     lines.append("| model | ROC AUC | PR AUC | F1 | TN | FP | FN | TP |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for name, model in metrics["models"].items():
         c = model["confusion_matrix"]
+        scores = [_shown(model[key]) for key in ("roc_auc", "pr_auc", "f1")]
         lines.append(
-            f"| {name} | {model['roc_auc']:.4f} | {model['pr_auc']:.4f} | {model['f1']:.4f} | "
-            f"{c['tn']} | {c['fp']} | {c['fn']} | {c['tp']} |"
+            f"| {name} | {' | '.join(scores)} | {c['tn']} | {c['fp']} | {c['fn']} | {c['tp']} |"
         )
-    (paths.output_data / "report.md").write_text("\n".join(lines) + "\n")
+    outputs = {
+        "evaluation.json": json.dumps(curves, allow_nan=False).encode(),
+        "report.md": ("\n".join(lines) + "\n").encode(),
+    }
+    try:
+        paths.output_data.mkdir(parents=True, exist_ok=True)
+        for name, data in outputs.items():
+            (paths.output_data / name).write_bytes(data)
+    except OSError as error:
+        needed = sum(len(data) for data in outputs.values())
+        raise disk_error(error, paths.output_data, needed, "the evaluation report") from None
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def main() -> int:
+    """Run the job; the exit code (0, 1 for a reason the learner can fix, 2 for a bug)."""
     limit_malloc_arenas()
     paths = Paths.from_environment()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _ended.clear()
+    _scratch.clear()
     try:
         run(paths)
         return 0
-    except StopRequested:
-        shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
-        write_failure(paths, "Stopped by StopTrainingJob before the model was complete.")
-        log("stopped (SIGTERM): no model written")
-        return 143
     except TutorialError as error:
-        shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
-        write_failure(paths, str(error))
-        log(f"failed: {error}")
+        record_failure(paths, str(error))
         return 1
-    except Exception as error:  # a bug or an unforeseen service error: still one line
-        shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
-        message = " ".join(f"{type(error).__name__}: {error}".split())[:500]
-        write_failure(paths, f"Unexpected error: {message}")
-        log(f"failed unexpectedly: {message}")
+    except Exception as error:
+        known = explain(error)
+        if known is not None:
+            record_failure(paths, str(known))
+            return 1
+        # A bug or an unforeseen service error: still one line, and no stack trace.
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        message = message.split(" Stack trace:")[0][:500]  # XGBoost appends its native one
+        record_failure(paths, f"Unexpected error: {message}")
         return 2
 
 
+def explain(error: Exception) -> TutorialError | None:
+    """A reason for errors whose cause is known although they come from deep inside a library."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = Path(error.filename or tempfile.gettempdir())
+        return disk_error(error, where, 0, "the job's files")
+    if type(error).__name__ == "XGBoostError" and re.search(
+        r"socket|connection|peer|recv|send", str(error), re.I
+    ):
+        return TutorialError(
+            "Another host of the job stopped while the hosts trained together (XGBoost lost its "
+            "connection to it): that host's log and the job's FailureReason say why."
+        )
+    return None
+
+
+def serve() -> None:
+    """The image's `train`: SIGTERM watched from the start, and the process ends at once."""
+    paths = Paths.from_environment()
+    stop_on_sigterm(paths)
+    code = main()
+    if code:
+        exit_now(code)  # threads still waiting on a socket must not keep the process alive
+    sys.stdout.flush()
+    sys.exit(0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    serve()

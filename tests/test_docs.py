@@ -74,7 +74,8 @@ def test_render_shows_the_readme_as_github_does(tmp_path):
     render.markdown_page(ROOT / "README.md", tmp_path / "README.html")
     page = (tmp_path / "README.html").read_text()
     assert '<img src="images/architecture.png"' in page
-    assert page.count("<table>") >= 1 and "| Notebook |" not in page  # GitHub's tables, not pipes in a paragraph
+    # GitHub's tables, not pipes in a paragraph
+    assert page.count("<table>") >= 1 and "| Notebook |" not in page
     assert 'href="docs/troubleshooting.html"' in page  # links go to the rendered pages
     assert 'href="notebooks/00_check_environment.html"' in page
     assert '<h2 id="real-accounts">' in page  # the README's own anchors land

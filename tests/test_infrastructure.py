@@ -41,7 +41,7 @@ def test_template_policies_are_the_files_in_policies():
         "infrastructure/tutorial.yaml differs from policies/: run "
         "python -m sagemaker_snowpark.infrastructure render"
     )
-    assert template.count("# policies/") == 5
+    assert template.count("# policies/") == 6
 
 
 def test_render_copies_a_changed_policy(tmp_path):
@@ -92,6 +92,8 @@ def _assert_roles_carry_the_policy_files(iam) -> None:
     assert role["AssumeRolePolicyDocument"] == policies["execution-role-trust.json"]
     inline = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="training-job-role")
     assert inline["PolicyDocument"] == policies["training-job-role.json"]
+    studio = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="studio-space")
+    assert studio["PolicyDocument"] == policies["studio-space.json"]
     build = iam.get_role_policy(RoleName=stack.CODEBUILD_ROLE_NAME, PolicyName="codebuild-role")
     assert build["PolicyDocument"] == policies["codebuild-role.json"]
     attached = iam.list_attached_role_policies(RoleName=stack.ROLE_NAME)["AttachedPolicies"]

@@ -79,6 +79,16 @@ def template_stack(tmp_path_factory):
         stack.down(base / "state")
 
 
+def test_the_stack_refuses_an_unknown_seed(monkeypatch):
+    monkeypatch.setenv(stack.SEED_VARIABLE, "templates")
+    with pytest.raises(TutorialError) as error:
+        stack.seed()
+    assert str(error.value) == (
+        "SNOWPARK_LOCAL_SEED='templates' is not a way to seed the local stack: use policies or "
+        "template."
+    )
+
+
 @pytest.fixture
 def administrator(template_stack, environment_of):
     """The template stack's administrator (who deploys templates), with a boto3 session."""

@@ -3,7 +3,9 @@ the local stack's CloudFormation, and the walk-through on what it made."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,17 +14,16 @@ from pathlib import Path
 import boto3
 import nbformat
 import pytest
-from moto import mock_aws
-from moto.sagemaker.responses import SageMakerResponse
 
-from sagemaker_snowpark import infrastructure, tutorial
+from sagemaker_snowpark import cleanup, infrastructure, tutorial
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import aws, cloudformation
+from sagemaker_snowpark.infrastructure import SPACE
+from sagemaker_snowpark.local import cloudformation, stack
+from sagemaker_snowpark.local.iam import LEARNER_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "tutorial.yaml"
 REGION = "us-east-1"
-NEW_DOMAIN = {"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0"}
 
 
 def test_template_is_cfn_lint_clean():
@@ -40,7 +41,7 @@ def test_template_policies_are_the_files_in_policies():
         "infrastructure/tutorial.yaml differs from policies/: run "
         "python -m sagemaker_snowpark.infrastructure render"
     )
-    assert template.count("# policies/") == 5
+    assert template.count("# policies/") == 6
 
 
 def test_render_copies_a_changed_policy(tmp_path):
@@ -57,89 +58,189 @@ def test_render_copies_a_changed_policy(tmp_path):
     assert infrastructure.render(rendered, tmp_path) == rendered
 
 
-def _deploy(cfn, name: str, parameters: dict[str, str]) -> dict:
-    """As `aws cloudformation deploy` does: a change set, executed."""
-    cfn.create_change_set(
-        StackName=name,
-        ChangeSetName="deploy",
-        ChangeSetType="CREATE",
-        TemplateBody=TEMPLATE.read_text(),
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+# --- The template deployed on the local stack (server mode, as the notebooks reach it): the stack
+# started with SNOWPARK_LOCAL_SEED=template makes no role, bucket or learner policy of its own; an
+# administrator deploys the template (a new domain in the default VPC) and attaches its learner
+# policy to the learner, and the notebooks' environment is the stack's outputs.
+
+STACK = stack.TEMPLATE_STACK
+TEAM_DOMAIN = f"d-{stack.DOMAIN_NAME}"  # the account's own domain, seeded before the template
+
+
+@pytest.fixture(scope="module")
+def template_stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("template")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(stack.SEED_VARIABLE, "template")
+        stack.up(base / "state")
+    try:
+        yield base
+    finally:
+        stack.down(base / "state")
+
+
+def test_the_stack_refuses_an_unknown_seed(monkeypatch):
+    monkeypatch.setenv(stack.SEED_VARIABLE, "templates")
+    with pytest.raises(TutorialError) as error:
+        stack.seed()
+    assert str(error.value) == (
+        "SNOWPARK_LOCAL_SEED='templates' is not a way to seed the local stack: use policies or "
+        "template."
     )
-    cfn.execute_change_set(StackName=name, ChangeSetName="deploy")
-    return cfn.describe_stacks(StackName=name)["Stacks"][0]
 
 
 @pytest.fixture
-def moto_account(monkeypatch):
-    """moto in this process, with the stack's CloudFormation extensions."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name, handler in aws._SAGEMAKER_ACTIONS.items():  # ListApps among them
-        monkeypatch.setattr(SageMakerResponse, name, handler, raising=False)
-    with mock_aws():
-        cloudformation.install()
-        yield boto3.session.Session(region_name=REGION)
+def administrator(template_stack, environment_of):
+    """The template stack's administrator (who deploys templates), with a boto3 session."""
+    with environment_of(template_stack / "state", template_stack, administrator=True):
+        yield boto3.session.Session()
 
 
-def test_new_domain_stack_creates_the_prerequisites_and_deletes_to_nothing(moto_account):
-    cfn = moto_account.client("cloudformation")
-    stack = _deploy(cfn, "sagemaker-snowpark", {"RepositoryUrl": "https://example.com/r.git",
-                                                **NEW_DOMAIN})  # fmt: skip
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
-    env = infrastructure.environment(stack["Outputs"])
-    account = moto_account.client("sts").get_caller_identity()["Account"]
-    roles = f"arn:aws:iam::{account}:role"
-    assert env == {
-        "AWS_REGION": REGION,
-        "SAGEMAKER_ROLE_ARN": f"{roles}/SageMakerSnowparkTutorialRole",
-        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/SageMakerSnowparkCodeBuildRole",
-        "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{account}-{REGION}",
-        "SAGEMAKER_DOMAIN_ID": "d-sagemaker-snowpark",
-    }
-    iam = moto_account.client("iam")
+def _assert_roles_carry_the_policy_files(iam) -> None:
     policies = {p.name: json.loads(p.read_text()) for p in (ROOT / "policies").glob("*.json")}
-    role = iam.get_role(RoleName="SageMakerSnowparkTutorialRole")["Role"]
+    role = iam.get_role(RoleName=stack.ROLE_NAME)["Role"]
     assert role["AssumeRolePolicyDocument"] == policies["execution-role-trust.json"]
-    inline = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="training-job-role")
+    inline = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="training-job-role")
     assert inline["PolicyDocument"] == policies["training-job-role.json"]
-    build = iam.get_role_policy(
-        RoleName="SageMakerSnowparkCodeBuildRole", PolicyName="codebuild-role"
-    )
+    studio = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="studio-space")
+    assert studio["PolicyDocument"] == policies["studio-space.json"]
+    build = iam.get_role_policy(RoleName=stack.CODEBUILD_ROLE_NAME, PolicyName="codebuild-role")
     assert build["PolicyDocument"] == policies["codebuild-role.json"]
-    attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+    attached = iam.list_attached_role_policies(RoleName=stack.ROLE_NAME)["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["SageMakerSnowparkLearner"]
     version = iam.get_policy(PolicyArn=attached[0]["PolicyArn"])["Policy"]["DefaultVersionId"]
     learner = iam.get_policy_version(PolicyArn=attached[0]["PolicyArn"], VersionId=version)
     assert learner["PolicyVersion"]["Document"] == policies["learner.json"]
-    sagemaker = moto_account.client("sagemaker")
+
+
+def test_the_template_made_what_the_notebooks_use(template_stack, administrator):
+    outputs = infrastructure.stack_outputs(STACK, administrator.client("cloudformation"))
+    env = infrastructure.environment(outputs)
+    roles = f"arn:aws:iam::{stack.ACCOUNT_ID}:role"
+    assert env == {
+        "AWS_REGION": REGION,
+        "SAGEMAKER_ROLE_ARN": f"{roles}/{stack.ROLE_NAME}",
+        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/{stack.CODEBUILD_ROLE_NAME}",
+        "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{stack.ACCOUNT_ID}-{REGION}",
+        "SAGEMAKER_DOMAIN_ID": "d-sagemaker-snowpark",
+    }
+    notebooks_env = stack.client_environment(template_stack / "state")
+    assert {k: notebooks_env[k] for k in env} == env
+    iam = administrator.client("iam")
+    _assert_roles_carry_the_policy_files(iam)
+    # The learner (a laptop learner here) has the template's policy and nothing else.
+    assert iam.list_user_policies(UserName=LEARNER_USER)["PolicyNames"] == []
+    attached = iam.list_attached_user_policies(UserName=LEARNER_USER)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["SageMakerSnowparkLearner"]
+    ec2 = administrator.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    sagemaker = administrator.client("sagemaker")
     domain = sagemaker.describe_domain(DomainId=env["SAGEMAKER_DOMAIN_ID"])
+    assert domain["VpcId"] == vpc["VpcId"] and domain["SubnetIds"]
     assert domain["DefaultUserSettings"]["ExecutionRole"] == env["SAGEMAKER_ROLE_ARN"]
-    s3 = moto_account.client("s3")
-    s3.head_bucket(Bucket=env["SAGEMAKER_BUCKET"])
+    profile = sagemaker.describe_user_profile(
+        DomainId=env["SAGEMAKER_DOMAIN_ID"], UserProfileName="learner"
+    )
+    assert profile["UserSettings"]["ExecutionRole"] == env["SAGEMAKER_ROLE_ARN"]
+    space = sagemaker.describe_space(DomainId=env["SAGEMAKER_DOMAIN_ID"], SpaceName=SPACE)
+    assert space["OwnershipSettings"] == {"OwnerUserProfileName": "learner"}
+    lifecycle = space["SpaceSettings"]["JupyterLabAppSettings"]["DefaultResourceSpec"]
+    config = sagemaker.describe_studio_lifecycle_config(
+        StudioLifecycleConfigName=lifecycle["LifecycleConfigArn"].rsplit("/", 1)[-1]
+    )
+    script = base64.b64decode(config["StudioLifecycleConfigContent"]).decode()
+    assert f"SAGEMAKER_BUCKET={env['SAGEMAKER_BUCKET']}" in script
+    administrator.client("s3").head_bucket(Bucket=env["SAGEMAKER_BUCKET"])
+
+
+def test_the_series_runs_on_what_the_template_made(template_stack, environment_of):
+    """Notebooks 00-04 then the clean-up, as the learner with the template's policy, on its
+    roles, bucket and domain."""
+    base = template_stack
+    passphrase = base / "passphrase.txt"
+    passphrase.write_text("template passphrase 4242")
+    with environment_of(base / "state", base / "artifacts"):
+        os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase)
+        env = dict(os.environ)
+        series = tutorial.notebooks(ROOT / "notebooks")
+        clean_up = tutorial.clean_up_notebook(series)
+        for path in series:
+            if path != clean_up and path.name[:2] <= "04":
+                tutorial.execute(path, base / "ran" / path.name)
+    names = cleanup.SeriesResources(
+        bucket=env["SAGEMAKER_BUCKET"], domain_id=env["SAGEMAKER_DOMAIN_ID"]
+    )
+    with environment_of(base / "state", base, administrator=True):
+        sagemaker = boto3.client("sagemaker")
+        domain = sagemaker.describe_domain(DomainId=names.domain_id)
+        images = domain["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
+        assert [i["ImageName"] for i in images] == ["snowpark-kernel"]
+        jobs = sagemaker.list_training_jobs(NameContains="snowpark-maintenance")
+        described = [
+            sagemaker.describe_training_job(TrainingJobName=j["TrainingJobName"])
+            for j in jobs["TrainingJobSummaries"]
+        ]
+        assert len(described) == 2
+        for job in described:
+            assert job["TrainingJobStatus"] == "Completed"
+            assert job["RoleArn"] == env["SAGEMAKER_ROLE_ARN"]
+            output = job["ModelArtifacts"]["S3ModelArtifacts"]
+            assert output.startswith(f"s3://{names.bucket}/sagemaker-snowpark/training/")
+        assert all(cleanup.inventory(names).values())
+    with environment_of(base / "state", base / "artifacts"):
+        tutorial.execute(clean_up, base / "ran" / clean_up.name)
+    with environment_of(base / "state", base, administrator=True):
+        assert not any(cleanup.inventory(names).values())
+
+
+def test_deletion_leaves_nothing_then_the_template_joins_an_existing_domain(administrator):
+    """Last in this file: it deletes the template stack the tests above use."""
+    cfn = administrator.client("cloudformation")
+    s3, iam = administrator.client("s3"), administrator.client("iam")
+    sagemaker = administrator.client("sagemaker")
+    env = infrastructure.environment(infrastructure.stack_outputs(STACK, cfn))
 
     # A bucket that holds objects cannot be deleted: the stack stays, DELETE_FAILED, saying why.
     s3.put_object(Bucket=env["SAGEMAKER_BUCKET"], Key="sagemaker-snowpark/training/x", Body=b"x")
-    cfn.delete_stack(StackName="sagemaker-snowpark")
-    failed = cfn.describe_stacks(StackName="sagemaker-snowpark")["Stacks"][0]
+    cfn.delete_stack(StackName=STACK)
+    failed = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert failed["StackStatus"] == "DELETE_FAILED"
-    events = cfn.describe_stack_events(StackName="sagemaker-snowpark")["StackEvents"]
+    events = cfn.describe_stack_events(StackName=STACK)["StackEvents"]
     reasons = [e.get("ResourceStatusReason") or "" for e in events]
     assert any("not empty" in reason for reason in reasons), reasons
 
-    # The documented delete command empties the bucket first, then nothing is left.
+    # The documented delete command empties the bucket first, then nothing of it is left.
     messages = []
-    infrastructure.delete("sagemaker-snowpark", moto_account, echo=messages.append)
+    infrastructure.delete(STACK, administrator, echo=messages.append)
     assert "Emptied" in messages[0]
     assert s3.list_buckets()["Buckets"] == []
-    assert sagemaker.list_domains()["Domains"] == []
+    assert [d["DomainId"] for d in sagemaker.list_domains()["Domains"]] == [TEAM_DOMAIN]
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
     assert not [r for r in roles if r.startswith("SageMakerSnowpark")]
     assert iam.list_policies(Scope="Local")["Policies"] == []
+    assert iam.list_attached_user_policies(UserName=LEARNER_USER)["AttachedPolicies"] == []
+
+    # ExistingDomainId: the user profile and space go into the account's domain, and no domain
+    # is made; deleting the stack removes them and keeps the domain as it was.
+    before = sagemaker.describe_domain(DomainId=TEAM_DOMAIN)["DefaultUserSettings"]
+    parameters = {"RepositoryUrl": stack.TEMPLATE_REPOSITORY_URL, "ExistingDomainId": TEAM_DOMAIN}
+    outputs = cloudformation.deploy(cfn, "tutorial-existing-domain", parameters)
+    assert infrastructure.environment(outputs)["SAGEMAKER_DOMAIN_ID"] == TEAM_DOMAIN
+    assert [d["DomainId"] for d in sagemaker.list_domains()["Domains"]] == [TEAM_DOMAIN]
+    _assert_roles_carry_the_policy_files(iam)
+    profile = sagemaker.describe_user_profile(DomainId=TEAM_DOMAIN, UserProfileName="learner")
+    assert profile["UserSettings"]["ExecutionRole"].endswith(f":role/{stack.ROLE_NAME}")
+    space = sagemaker.describe_space(DomainId=TEAM_DOMAIN, SpaceName=SPACE)
+    assert space["OwnershipSettings"] == {"OwnerUserProfileName": "learner"}
+    infrastructure.delete("tutorial-existing-domain", administrator, echo=messages.append)
+    for describe in (
+        lambda: sagemaker.describe_user_profile(DomainId=TEAM_DOMAIN, UserProfileName="learner"),
+        lambda: sagemaker.describe_space(DomainId=TEAM_DOMAIN, SpaceName=SPACE),
+    ):
+        with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+            describe()
+    assert sagemaker.describe_domain(DomainId=TEAM_DOMAIN)["DefaultUserSettings"] == before
+    assert s3.list_buckets()["Buckets"] == []
 
 
 # --- The real-account runner, offline: the environment names the local stack as it would name

@@ -20,6 +20,9 @@ STAR_ONLY = {
     "sagemaker:ListAppImageConfigs",
     "sagemaker:ListTrainingJobs",
     "sagemaker:ListProcessingJobs",
+    "sagemaker:ListUserProfiles",
+    "sagemaker:ListSpaces",
+    "sagemaker:ListApps",
     # What a training job in a VPC needs; EC2 has no resource level for most of them.
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
@@ -41,7 +44,9 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.mark.parametrize("name", ["training-job-role.json", "codebuild-role.json", "learner.json"])
+@pytest.mark.parametrize(
+    "name", ["training-job-role.json", "codebuild-role.json", "learner.json", "studio-space.json"]
+)
 def test_each_policy_is_a_valid_iam_policy_without_wildcard_actions(name, unique):
     document = (POLICIES / name).read_text()
     # moto checks the policy grammar as IAM does (version, effects, actions, resources).

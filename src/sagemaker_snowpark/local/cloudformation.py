@@ -17,6 +17,7 @@ import base64
 import json
 from typing import Any
 
+from botocore.exceptions import WaiterError
 from botocore.validate import ParamValidator
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
@@ -25,6 +26,8 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
+
+from ..errors import TutorialError
 
 
 def studio_state(backend) -> dict[str, dict]:
@@ -307,6 +310,35 @@ class StudioSpace(CloudFormationModel):
                 f"Space {self.key[1]} runs apps {running}: delete them first."
             )
         studio["spaces"].pop(self.key, None)
+
+
+def deploy(cloudformation, stack_name: str, parameters: dict[str, str]) -> list[dict]:
+    """Create a stack of infrastructure/tutorial.yaml as `aws cloudformation deploy` does (a
+    change set, executed, each waited for); returns its outputs, or raises with the first
+    failure's reason."""
+    from ..infrastructure import TEMPLATE
+
+    cloudformation.create_change_set(
+        StackName=stack_name,
+        ChangeSetName="deploy",
+        ChangeSetType="CREATE",
+        TemplateBody=TEMPLATE.read_text(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+    cloudformation.get_waiter("change_set_create_complete").wait(
+        StackName=stack_name, ChangeSetName="deploy"
+    )
+    cloudformation.execute_change_set(StackName=stack_name, ChangeSetName="deploy")
+    try:
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=stack_name)
+    except WaiterError as error:
+        events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+        reasons = [e["ResourceStatusReason"] for e in events if e.get("ResourceStatusReason")]
+        raise TutorialError(
+            f"The stack {stack_name} was not created ({error}): {reasons[:1] or 'no reason'}."
+        ) from None
+    return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
 
 
 _original_bucket_delete = FakeBucket.delete_from_cloudformation_json.__func__

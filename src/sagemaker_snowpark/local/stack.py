@@ -34,6 +34,14 @@ SNOWFLAKE_USER = "SAGEMAKER_TRAINING"  # the README's set-up statements create t
 # The domain starts with a team's image attached, so the tutorial shows that attaching its own
 # image keeps the others.
 EXISTING_STUDIO_IMAGE = "team-data-science"
+# What makes the tutorial's prerequisites (role, CodeBuild role, bucket, the learner's policy):
+# "policies" creates them from policies/ directly; "template" deploys infrastructure/tutorial.yaml
+# through the stack's CloudFormation, as an administrator does on AWS.
+SEED_VARIABLE = "SNOWPARK_LOCAL_SEED"
+SEEDS = ("policies", "template")
+TEMPLATE_STACK = "sagemaker-snowpark"
+# The space's lifecycle script clones it; no space runs on the local stack.
+TEMPLATE_REPOSITORY_URL = "https://example.com/sagemaker-snowpark.git"
 
 # What a training job's container gets from the stack, standing in for what SageMaker provides
 # (the role's credentials, the Region) and for the network that reaches Snowflake.
@@ -106,9 +114,26 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def seed() -> str:
+    """How the stack makes the tutorial's prerequisites (SNOWPARK_LOCAL_SEED, read at start)."""
+    chosen = os.environ.get(SEED_VARIABLE) or "policies"
+    if chosen not in SEEDS:
+        raise TutorialError(
+            f"{SEED_VARIABLE}={chosen!r} is not a way to seed the local stack: use "
+            f"{' or '.join(SEEDS)}."
+        )
+    return chosen
+
+
 def _environment(
-    files: StackFiles, aws_port: int, snowflake_port: int, learner_key: dict[str, str]
+    files: StackFiles,
+    aws_port: int,
+    snowflake_port: int,
+    learner_key: dict[str, str],
+    prerequisites: dict[str, str],
 ) -> dict[str, str]:
+    """What a client process needs; `prerequisites` names the role, CodeBuild role, bucket and
+    domain (the template's stack outputs, or the seeded ones)."""
     return {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
         # The learner signs in as an IAM user whose only permissions are policies/learner.json.
@@ -120,10 +145,7 @@ def _environment(
         "AWS_MAX_ATTEMPTS": "2",
         # Turns the SDK's telemetry off: it would call a real AWS host from a thread.
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(files.sdk_config),
-        "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}",
-        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{CODEBUILD_ROLE_NAME}",
-        "SAGEMAKER_BUCKET": BUCKET,
-        "SAGEMAKER_DOMAIN_ID": f"d-{DOMAIN_NAME}",
+        **prerequisites,
         "SNOWFLAKE_ACCOUNT": SNOWFLAKE_ACCOUNT,
         "SNOWFLAKE_USER": SNOWFLAKE_USER,
         "SNOWFLAKE_HOST": "127.0.0.1",
@@ -146,11 +168,19 @@ SageMaker:
 """
 
 
-def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
+SEEDED_PREREQUISITES = {
+    "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}",
+    "SAGEMAKER_CODEBUILD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{CODEBUILD_ROLE_NAME}",
+    "SAGEMAKER_BUCKET": BUCKET,
+    "SAGEMAKER_DOMAIN_ID": f"d-{DOMAIN_NAME}",
+}
+
+
+def _seed_aws(endpoint: str, prerequisites: bool = True) -> dict[str, dict[str, str]]:
     """What a learner's account already has, made as its administrator before IAM is enforced:
-    the execution role (trust and permissions from policies/), the learner's IAM user with
-    policies/learner.json, a bucket and a Studio domain. Returns the learner's and the
-    administrator's access keys."""
+    the learner's IAM user, a team's Studio image and domain, and (with `prerequisites`) the
+    execution and CodeBuild roles (trust and permissions from policies/), the learner's
+    policies/learner.json and a bucket. Returns the learner's and the administrator's keys."""
     import boto3
 
     from .aws import put_ecr_image
@@ -168,15 +198,22 @@ def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
     # the builds are three principals, so that each policy alone is what its calls are checked
     # against.
     trust = policy_document("execution-role-trust.json")
-    for role, policy in ((ROLE_NAME, "training-job-role"), (CODEBUILD_ROLE_NAME, "codebuild-role")):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-        iam.put_role_policy(
-            RoleName=role, PolicyName=policy, PolicyDocument=policy_document(f"{policy}.json")
-        )
     iam.create_user(UserName=LEARNER_USER)
-    iam.put_user_policy(
-        UserName=LEARNER_USER, PolicyName="learner", PolicyDocument=policy_document("learner.json")
-    )
+    if prerequisites:
+        for role, policy in (
+            (ROLE_NAME, "training-job-role"),
+            (CODEBUILD_ROLE_NAME, "codebuild-role"),
+        ):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+            iam.put_role_policy(
+                RoleName=role, PolicyName=policy, PolicyDocument=policy_document(f"{policy}.json")
+            )
+        iam.put_user_policy(
+            UserName=LEARNER_USER,
+            PolicyName="learner",
+            PolicyDocument=policy_document("learner.json"),
+        )
+        client("s3").create_bucket(Bucket=BUCKET)
     learner_key = iam.create_access_key(UserName=LEARNER_USER)["AccessKey"]
     iam.create_user(UserName=ADMINISTRATOR_USER)
     everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
@@ -187,7 +224,6 @@ def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
     )
     administrator_key = iam.create_access_key(UserName=ADMINISTRATOR_USER)["AccessKey"]
     role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
-    client("s3").create_bucket(Bucket=BUCKET)
     client("ecr").create_repository(repositoryName=EXISTING_STUDIO_IMAGE)
     put_ecr_image(ACCOUNT_ID, REGION, EXISTING_STUDIO_IMAGE, "latest", "sha256:" + "0" * 64)
     sagemaker = client("sagemaker")
@@ -225,6 +261,39 @@ def _seed_aws(endpoint: str) -> dict[str, dict[str, str]]:
     }
 
 
+def _deploy_template(endpoint: str, administrator: dict[str, str]) -> dict[str, str]:
+    """The prerequisites as docs/infrastructure.md makes them: the administrator deploys
+    infrastructure/tutorial.yaml (a new domain in the default VPC), then attaches the stack's
+    learner policy to the learner's IAM user. Returns the notebooks' values from the outputs."""
+    import boto3
+
+    from .. import infrastructure
+    from .cloudformation import deploy
+    from .iam import LEARNER_USER
+
+    session = boto3.session.Session(
+        aws_access_key_id=administrator["AccessKeyId"],
+        aws_secret_access_key=administrator["SecretAccessKey"],
+        region_name=REGION,
+    )
+    ec2 = session.client("ec2", endpoint_url=endpoint)
+    default = [{"Name": "is-default", "Values": ["true"]}]
+    vpc = ec2.describe_vpcs(Filters=default)["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    parameters = {
+        "RepositoryUrl": TEMPLATE_REPOSITORY_URL,
+        "VpcId": vpc,
+        "SubnetIds": ",".join(s["SubnetId"] for s in subnets),
+    }
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
+    outputs = deploy(cloudformation, TEMPLATE_STACK, parameters)
+    learner_policy = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "LearnerPolicyArn")
+    iam = session.client("iam", endpoint_url=endpoint)
+    iam.attach_user_policy(UserName=LEARNER_USER, PolicyArn=learner_policy)
+    values = infrastructure.environment(outputs)
+    return {k: v for k, v in values.items() if k in SEEDED_PREREQUISITES}
+
+
 def _loopback_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -247,6 +316,7 @@ def serve(state_dir: Path) -> None:
     running = read_info(files)
     if running and _alive(running["pid"]):
         raise TutorialError(f"The local stack already runs (process {running['pid']}).")
+    seeded = seed()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -267,12 +337,17 @@ def serve(state_dir: Path) -> None:
         snowflake_socket = _loopback_socket()
         snowflake.start(snowflake_socket)
         snowflake_port = snowflake_socket.getsockname()[1]
-        keys = _seed_aws(f"http://127.0.0.1:{aws_port}")
+        endpoint = f"http://127.0.0.1:{aws_port}"
+        keys = _seed_aws(endpoint, prerequisites=seeded == "policies")
         files.authorizations.unlink(missing_ok=True)
         iam.record_to(files.authorizations)
         iam.enforce()
-        env = _environment(files, aws_port, snowflake_port, keys["learner"])
         administrator = keys["administrator"]
+        if seeded == "template":
+            prerequisites = _deploy_template(endpoint, administrator)
+        else:
+            prerequisites = SEEDED_PREREQUISITES
+        env = _environment(files, aws_port, snowflake_port, keys["learner"], prerequisites)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         with os.fdopen(os.open(files.administrator_env, flags, 0o600), "w") as file:
             file.write(
@@ -288,6 +363,7 @@ def serve(state_dir: Path) -> None:
             "aws_port": aws_port,
             "snowflake_port": snowflake_port,
             "runtime": mode,
+            "seed": seeded,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_atomically(files.info, json.dumps(info))

@@ -217,6 +217,9 @@ def test_two_hosts_each_get_their_own_tree_and_log_stream(image, bucket, role_ar
     log = training_log()
     assert "host=algo-1 hosts=algo-1,algo-2" in log
     assert "host=algo-2 hosts=algo-1,algo-2" in log
+    # AWS: billable time is wall-clock time, per instance; the bill is it times InstanceCount.
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    assert described["BillableTimeInSeconds"] == described["TrainingTimeInSeconds"]
 
 
 def test_each_host_s_tmp_is_a_scratch_folder_of_the_job_gone_after_it(

@@ -154,7 +154,8 @@ class TrainingRuntime:
         ended = time.time()
         job.training_end_time = utcnow()
         job.training_time_in_seconds = max(1, math.ceil(ended - started))
-        job.billable_time_in_seconds = job.training_time_in_seconds * len(hosts)
+        # Wall-clock time, as AWS reports it: the bill is this times the instance count.
+        job.billable_time_in_seconds = job.training_time_in_seconds
         if reason:
             job.failure_reason = reason[:FAILURE_REASON_LIMIT]
         # Last: the SDK stops reading logs once it sees a final status.

@@ -358,7 +358,7 @@ class ProcessingRuntime(TrainingRuntime):
             daemon=True,
         )
         pump.start()
-        [code] = self._wait(run)
+        [code], _ = self._wait(run)
         pump.join()
         docker.remove_env_file(root)
         shutil.rmtree(scratch, ignore_errors=True)

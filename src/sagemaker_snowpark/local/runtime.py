@@ -78,7 +78,7 @@ class TrainingRuntime:
         images: dict[str, BuiltImage],
         endpoints: dict[str, str],
         python: str = sys.executable,
-        stop_grace_seconds: float = 30.0,
+        stop_grace_seconds: float = 120.0,  # AWS: SIGTERM "delays job termination for 120 s"
     ):
         self.jobs_dir = state_dir / "jobs"
         self.images = images

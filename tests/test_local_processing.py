@@ -76,7 +76,7 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 
 def build_image(context, bucket: str, role_arn: str, repository: str) -> str:
     box = context / "box"
-    box.mkdir(exist_ok=True)
+    box.mkdir(parents=True, exist_ok=True)
     (box / "Dockerfile").write_text(
         "ARG BASE_IMAGE=python:3.11-slim-bookworm\nFROM ${BASE_IMAGE}\n"
         "COPY box/train box/score /usr/local/bin/\n"
@@ -552,7 +552,12 @@ def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
                         "Statement": [
                             {
                                 "Effect": "Allow",
-                                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                                "Principal": {
+                                    "Service": [
+                                        "sagemaker.amazonaws.com",
+                                        "codebuild.amazonaws.com",
+                                    ]
+                                },
                                 "Action": "sts:AssumeRole",
                             }
                         ],
@@ -573,9 +578,9 @@ def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
             name = f"processing-docker-{unique}"
             sagemaker.create_processing_job(**request(name, uri, role, bucket, "models"))
             job = finished(sagemaker, name, timeout=300)
-            assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
-            assert job["ExitMessage"] == "rows_scored=1 flagged_share=0.0"
             log = log_of(name)
+            assert job["ProcessingJobStatus"] == "Completed", log
+            assert job["ExitMessage"] == "rows_scored=1 flagged_share=0.0"
             assert "base=/opt/ml" in log and f"job={name} host=algo-1 args=['ok']" in log
             prefix = f"processing-tests/output/{name}"
             assert s3_keys(bucket, prefix) == [

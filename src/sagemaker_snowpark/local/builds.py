@@ -151,9 +151,10 @@ def _extract(source: bytes, target: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     with zipfile.ZipFile(io.BytesIO(source)) as archive:
         archive.extractall(partial)
-    for member in partial.rglob("*"):  # zip drops the executable bit that train needs
-        if member.is_file() and member.name == "train":
-            member.chmod(0o755)
+        # extractall drops the modes stored in the zip; unzip keeps them, and so does CodeBuild.
+        for info in archive.infolist():
+            if not info.is_dir() and (info.external_attr >> 16) & 0o111:
+                (partial / info.filename).chmod(0o755)
     partial.rename(target)
 
 

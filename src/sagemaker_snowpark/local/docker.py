@@ -80,9 +80,17 @@ def env_file(tree: Path) -> Path:
 
 
 def run_command(
-    image: str, name: str, tree: Path, scratch: Path, hosts: list[str], env: dict[str, str]
+    image: str,
+    name: str,
+    tree: Path,
+    scratch: Path,
+    hosts: list[str],
+    env: dict[str, str],
+    command: list[str] | None = None,
+    entrypoint: str | None = None,
 ) -> list[str]:
-    """The `docker run` that stands for one host of a training job.
+    """The `docker run` that stands for one host of a training job (`IMAGE train`), or of a
+    processing job (`command` and `entrypoint` from its AppSpecification).
 
     The environment goes through a file beside the tree, not the command line, which any local
     user could read. Every host shares this machine's network (the stack's endpoints listen on
@@ -115,8 +123,9 @@ def run_command(
         "--env-file",
         str(path),
         *user,
+        *(["--entrypoint", entrypoint] if entrypoint else []),
         image,
-        "train",
+        *(["train"] if command is None else command),
     ]
 
 

@@ -11,8 +11,8 @@ iam:SimulatePrincipalPolicy. This module fills those gaps through moto's own hoo
 - `_determine_resource` on each service's response class (moto calls it before authorizing)
   names the ARN that AWS's service authorization reference gives for the action;
 - moto's policy statement learns glob matching and condition operators;
-- actions that pass a role (CreateTrainingJob, CreateProject, ...) also need iam:PassRole on it,
-  with iam:PassedToService, as on AWS;
+- actions that pass a role (CreateTrainingJob, CreateProcessingJob, CreateProject, ...) also
+  need iam:PassRole on it, with iam:PassedToService, as on AWS;
 - SimulatePrincipalPolicy answers from the same evaluation.
 
 `role_allows` lets the stack check what AWS does on a role's behalf (a training job writing its
@@ -293,6 +293,8 @@ def _sagemaker_resource(self: SageMakerResponse) -> str:
         return _arn(self, "sagemaker", f"domain/{param('DomainId')}")
     if action.endswith("TrainingJob"):
         return _arn(self, "sagemaker", f"training-job/{param('TrainingJobName').lower()}")
+    if action.endswith("ProcessingJob"):
+        return _arn(self, "sagemaker", f"processing-job/{param('ProcessingJobName').lower()}")
     return "*"
 
 
@@ -393,6 +395,10 @@ def _s3_authorize(self: S3Response, bucket_name=None, key_name=None) -> None:
 # action -> (how to find the role ARNs in the request, the service the role is passed to)
 _PASSED_ROLES: dict[str, tuple[Callable[[BaseResponse], list[str]], str]] = {
     "sagemaker:CreateTrainingJob": (lambda r: [r._get_param("RoleArn")], "sagemaker.amazonaws.com"),
+    "sagemaker:CreateProcessingJob": (
+        lambda r: [r._get_param("RoleArn")],
+        "sagemaker.amazonaws.com",
+    ),
     "sagemaker:CreateImage": (lambda r: [r._get_param("RoleArn")], "sagemaker.amazonaws.com"),
     "sagemaker:UpdateImage": (lambda r: [r._get_param("RoleArn")], "sagemaker.amazonaws.com"),
     "sagemaker:CreateDomain": (

@@ -351,23 +351,7 @@ class TrainingRuntime:
         The job's AWS calls are signed with a session of its execution role, so the role's own
         policies decide them (SageMaker serves those credentials from an endpoint; here they
         are variables)."""
-        account, region = job.arn.split(":")[4], job.arn.split(":")[3]
-        session = sts_backends[account]["aws"].assume_role(
-            region_name=region,
-            role_session_name="SageMaker",
-            role_arn=job.role_arn,
-            policy=None,
-            duration=int(job.stopping_condition.get("MaxRuntimeInSeconds") or 86400) + 3600,
-            external_id=None,
-        )
-        env = dict(self.endpoints)
-        env.update(
-            {
-                "AWS_ACCESS_KEY_ID": session.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
-                "AWS_SESSION_TOKEN": session.session_token,
-            }
-        )
+        env = {**self.endpoints, **role_session(job.arn, job.role_arn, job.stopping_condition)}
         env.update(job.environment or {})
         env.update(
             {
@@ -413,28 +397,69 @@ class TrainingRuntime:
         job.last_modified_time = now
 
 
+def role_session(job_arn: str, role_arn: str, stopping_condition: dict | None) -> dict[str, str]:
+    """Credentials of a session of the job's execution role, lasting as long as the job may run."""
+    account, region = job_arn.split(":")[4], job_arn.split(":")[3]
+    session = sts_backends[account]["aws"].assume_role(
+        region_name=region,
+        role_session_name="SageMaker",
+        role_arn=role_arn,
+        policy=None,
+        duration=int((stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400) + 3600,
+        external_id=None,
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _pump_logs(process, account: str, region: str, stream: str | None, logged: list[str]) -> None:
+def _pump_logs(
+    process,
+    account: str,
+    region: str,
+    stream: str | None,
+    logged: list[str],
+    group: str = TRAINING_LOG_GROUP,
+) -> None:
     """Copy a process's output to its log stream (None: the role may not write it), in small
-    batches, until it exits."""
+    batches, until it exits: lines waiting longer than LOG_FLUSH_SECONDS go out even while the
+    program is silent, so a reader sees the last line before a long step."""
     pending: list[str] = []
-    last_flush = time.time()
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def flush() -> None:
+        with lock:  # held while sending, so that batches from both threads stay in order
+            if stream:
+                put_log_lines(account, region, group, stream, pending[:])
+            pending.clear()
+
+    def tick() -> None:
+        while not done.wait(LOG_FLUSH_SECONDS):
+            flush()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
     for raw in iter(process.stdout.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\n")
-        pending.append(line)
+        with lock:
+            pending.append(line)
         logged.append(line)
-        if stream and (time.time() - last_flush >= LOG_FLUSH_SECONDS or len(pending) >= 500):
-            put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
-            pending, last_flush = [], time.time()
+        if len(pending) >= 500:
+            flush()
     process.stdout.close()
     process.wait()
-    if stream:
-        put_log_lines(account, region, TRAINING_LOG_GROUP, stream, pending)
+    done.set()
+    ticker.join()
+    flush()
 
 
 def _final_metrics(algorithm_specification: dict, logged: dict[str, list[str]]) -> list[dict]:

@@ -237,6 +237,8 @@ def serve(state_dir: Path) -> None:
     from . import docker, iam
     from .aws import install_extensions, start_moto
     from .builds import ImageBuilder
+    from .processing import ProcessingRuntime
+    from .processing import install as install_processing
     from .runtime import TrainingRuntime
     from .snowflake import SnowflakeServer
 
@@ -253,6 +255,8 @@ def serve(state_dir: Path) -> None:
     builder = ImageBuilder(state_dir, mode)
     runtime = TrainingRuntime(state_dir, builder.images, endpoints={})
     install_extensions(runtime, builder)
+    processing = ProcessingRuntime(state_dir, builder.images, endpoints={})
+    install_processing(processing)
     iam.install()
     moto, aws_port = start_moto()
     # Snowflake sends large results in chunks of about 16 MB; a smaller size shows streaming on
@@ -276,6 +280,7 @@ def serve(state_dir: Path) -> None:
                 f"AWS_SECRET_ACCESS_KEY={administrator['SecretAccessKey']}\n"
             )
         runtime.endpoints = {k: env[k] for k in TRAINING_JOB_VARIABLES}
+        processing.endpoints = runtime.endpoints
         files.sdk_config.write_text(SDK_CONFIG)
         _write_atomically(files.env, "".join(f"{k}={v}\n" for k, v in env.items()))
         info = {
@@ -297,6 +302,7 @@ def serve(state_dir: Path) -> None:
         files.env.unlink(missing_ok=True)
         files.administrator_env.unlink(missing_ok=True)
         runtime.shutdown()
+        processing.shutdown()
         snowflake.stop()
         moto.stop()
         print("local stack stopped", flush=True)

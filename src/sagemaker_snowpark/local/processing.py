@@ -1,0 +1,510 @@
+"""Processing jobs on the local stack: CreateProcessingJob runs the job as SageMaker does.
+
+moto 5.2.5 records a processing job and calls it Completed at once, running nothing, keeping no
+ProcessingResources or Environment, checking nothing but the shapes. This module patches its
+handlers (CreateProcessingJob, DescribeProcessingJob through moto's record, ListProcessingJobs,
+StopProcessingJob) and runs the job with the training runtime's machinery, on one instance:
+
+- the request is checked as AWS checks it: botocore's model (required members, names, limits),
+  LocalPath under /opt/ml/processing/, unique input and output names, a role SageMaker may
+  assume (and iam:PassRole, in local/iam.py);
+- each S3 input (S3Prefix, File mode) is downloaded to its LocalPath, and each output's
+  LocalPath exists when the program starts; /opt/ml/config holds processingjobconfig.json and
+  resourceconfig.json;
+- the program is the image's `ContainerEntrypoint` with `ContainerArguments`, the job's
+  `Environment` and a session of its execution role. In `docker` mode that is
+  `docker run --entrypoint ... IMAGE ...` with /opt/ml mounted; in `process` mode the entrypoint's
+  program is the file of that name beside the image's Dockerfile (as `train` for training jobs),
+  run with SAGEMAKER_BASE_DIR naming the folder that stands for /opt/ml;
+- its output goes to CloudWatch Logs `/aws/sagemaker/ProcessingJobs`, stream
+  `<job>/algo-1-<epoch>`; exit code 0 makes the job Completed (then the outputs are uploaded to
+  S3), any other Failed with AWS's "AlgorithmError: See job logs for more information"; the first
+  KB of /opt/ml/output/message becomes ExitMessage (not UTF-8: a ClientError failure);
+- StopProcessingJob makes it Stopping, sends SIGTERM, SIGKILL after the grace period, then Stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.models import FakeProcessingJob, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+
+from . import docker
+from .aws import (
+    DEFAULT_PAGE_SIZE,
+    _one_page,
+    _validate_request,
+    find_ecr_image,
+    list_s3_keys,
+    read_s3_object,
+    write_s3_object,
+)
+from .iam import role_allows, role_trusts
+from .runtime import INHERITED_VARIABLES, TrainingRuntime, _pump_logs, _Run, role_session
+
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+CONTAINER_PATH = PurePosixPath("/opt/ml/processing")
+EXIT_MESSAGE_LIMIT = 1024  # "the first 1 KB" of /opt/ml/output/message (AWS docs)
+FAILURE_REASON_LIMIT = 1024
+# What SageMaker answers when the program exits non-zero; the program's own words go to
+# ExitMessage, through /opt/ml/output/message.
+ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
+HOST = "algo-1"
+
+
+class _ClientError(Exception):
+    """The job's own configuration is at fault: SageMaker's ClientError."""
+
+
+def processing_job(account: str, region: str, name: str) -> FakeProcessingJob | None:
+    """moto's record of a processing job, or None (e.g. after /moto-api/reset)."""
+    return sagemaker_backends[account][region].processing_jobs.get(name)
+
+
+# --- The request, checked as AWS checks it
+
+
+def _check_request(params: dict) -> None:
+    cluster = params["ProcessingResources"]["ClusterConfig"]
+    for member in ("InstanceType", "InstanceCount"):
+        if member not in cluster:
+            raise ValidationError(
+                f"ProcessingResources.ClusterConfig.{member} is required: name the instance "
+                "type and count the job runs on."
+            )
+    if cluster["InstanceCount"] != 1:
+        raise ValidationError(
+            f"InstanceCount {cluster['InstanceCount']}: the local stack runs processing jobs on "
+            "one instance; set instance_count=1."
+        )
+    inputs = params.get("ProcessingInputs") or []
+    outputs = (params.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    for kind, items, key in (("input", inputs, "InputName"), ("output", outputs, "OutputName")):
+        names = [item[key] for item in items]
+        if duplicated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValidationError(
+                f"{key} {duplicated[0]!r} is used by more than one processing {kind}: give each "
+                f"{kind} a name of its own."
+            )
+    paths = []
+    for item in inputs:
+        source = item.get("S3Input")
+        if item.get("DatasetDefinition") or not source:
+            raise ValidationError(
+                f"Processing input {item['InputName']!r}: the local stack downloads S3Input "
+                "inputs only; give it an S3Input."
+            )
+        _check_local_path(source.get("LocalPath"), f"input {item['InputName']!r}")
+        unsupported = {
+            "S3DataType": ("S3Prefix", source["S3DataType"]),
+            "S3InputMode": ("File", source.get("S3InputMode", "File")),
+            "S3CompressionType": ("None", source.get("S3CompressionType", "None")),
+        }
+        for member, (supported, value) in unsupported.items():
+            if value != supported:
+                raise ValidationError(
+                    f"Processing input {item['InputName']!r}: {member} {value} is not supported "
+                    f"by the local stack; use {supported}."
+                )
+        paths.append(source["LocalPath"])
+    for item in outputs:
+        target = item.get("S3Output")
+        if item.get("FeatureStoreOutput") or not target:
+            raise ValidationError(
+                f"Processing output {item['OutputName']!r}: the local stack uploads S3Output "
+                "outputs only; give it an S3Output."
+            )
+        _check_local_path(target.get("LocalPath"), f"output {item['OutputName']!r}")
+        if target["S3UploadMode"] != "EndOfJob":
+            raise ValidationError(
+                f"Processing output {item['OutputName']!r}: S3UploadMode "
+                f"{target['S3UploadMode']} is not supported by the local stack; use EndOfJob."
+            )
+        paths.append(target["LocalPath"])
+    normalized = [PurePosixPath(p) for p in paths]
+    for index, path in enumerate(normalized):
+        for other in normalized[index + 1 :]:
+            if path == other or path in other.parents or other in path.parents:
+                raise ValidationError(
+                    f"LocalPath {path} and {other} overlap: give each processing input and "
+                    "output a folder of its own."
+                )
+
+
+def _check_local_path(path: str | None, what: str) -> None:
+    if not path:
+        raise ValidationError(
+            f"Processing {what} has no LocalPath; it is required unless AppManaged is true."
+        )
+    pure = PurePosixPath(path)
+    if not (pure.is_absolute() and CONTAINER_PATH in pure.parents) or ".." in pure.parts:
+        raise ValidationError(
+            f"Processing {what}: LocalPath {path!r} must be an absolute path that begins with "
+            f"{CONTAINER_PATH}/ (e.g. {CONTAINER_PATH}/input)."
+        )
+
+
+# --- The handlers
+
+
+def install(runtime: ProcessingRuntime) -> None:
+    """Patch moto's SageMaker handlers in this process; `runtime` runs the jobs."""
+    original_create = SageMakerResponse.create_processing_job
+
+    def create_processing_job(self: SageMakerResponse) -> ActionResult:
+        params = _validate_request(self, "CreateProcessingJob")
+        name = params["ProcessingJobName"]
+        jobs = self.sagemaker_backend.processing_jobs
+        if name in jobs:
+            raise ResourceInUseException(
+                f"Processing job names must be unique within an AWS account and region, and a "
+                f"processing job with this name already exists ({jobs[name].arn})."
+            )
+        _check_request(params)
+        role = params["RoleArn"]
+        if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
+            raise ValidationError(
+                f"Could not assume role {role}. Please ensure that the role exists and allows "
+                "principal 'sagemaker.amazonaws.com' to assume the role."
+            )
+        result = original_create(self)
+        job = jobs[name]
+        # moto keeps neither of these, and calls the job Completed at once.
+        job.processing_resources = params["ProcessingResources"]
+        job.environment = params.get("Environment") or {}
+        job.processing_job_status = "InProgress"
+        # Every attribute the runtime sets exists from here on: describe reads them concurrently.
+        job.processing_start_time = job.processing_end_time = None
+        job.exit_message = job.failure_reason = None
+        runtime.start(self.current_account, self.region, name)
+        return result
+
+    def stop_processing_job(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("ProcessingJobName")
+        job = self.sagemaker_backend.processing_jobs.get(name)
+        if job is None:
+            arn = FakeProcessingJob.arn_formatter(name, self.current_account, self.region)
+            raise ValidationError(f"Could not find processing job '{arn}'.")
+        if job.processing_job_status != "InProgress":
+            raise ValidationError(
+                f"The processing job {name} is {job.processing_job_status} and cannot be stopped."
+            )
+        job.processing_job_status, job.last_modified_time = "Stopping", utcnow()
+        runtime.stop(self.current_account, self.region, name)
+        return EmptyResult()
+
+    def list_processing_jobs(self: SageMakerResponse) -> ActionResult:
+        params = _validate_request(self, "ListProcessingJobs")
+        jobs = list(self.sagemaker_backend.processing_jobs.values())
+        jobs = [j for j in jobs if params.get("NameContains", "") in j.processing_job_name]
+        if status := params.get("StatusEquals"):
+            jobs = [j for j in jobs if j.processing_job_status == status]
+        for member, attribute, after in (
+            ("CreationTimeAfter", "creation_time", True),
+            ("CreationTimeBefore", "creation_time", False),
+            ("LastModifiedTimeAfter", "last_modified_time", True),
+            ("LastModifiedTimeBefore", "last_modified_time", False),
+        ):
+            if member in params:
+                bound = _timestamp(params[member])
+                jobs = [j for j in jobs if (getattr(j, attribute) > bound) == after]
+        sort_keys = {
+            "CreationTime": lambda j: j.creation_time,
+            "Name": lambda j: j.processing_job_name,
+            "Status": lambda j: j.processing_job_status,
+        }
+        # ListProcessingJobs' documented defaults: CreationTime, Ascending.
+        order = params.get("SortOrder", "Ascending")
+        jobs.sort(key=sort_keys[params.get("SortBy", "CreationTime")], reverse=order != "Ascending")
+        token = params.get("NextToken")
+        invalid = ValidationError(
+            f"NextToken {token!r} is not valid: pass the one the last page gave."
+        )
+        page, next_token = _one_page(
+            jobs, params.get("MaxResults") or DEFAULT_PAGE_SIZE, token, invalid
+        )
+        result = {"ProcessingJobSummaries": [_summary(job) for job in page]}
+        if next_token:
+            result["NextToken"] = next_token
+        return ActionResult(result)
+
+    SageMakerResponse.create_processing_job = create_processing_job
+    SageMakerResponse.stop_processing_job = stop_processing_job
+    SageMakerResponse.list_processing_jobs = list_processing_jobs
+
+
+def _timestamp(value) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def _summary(job: FakeProcessingJob) -> dict:
+    summary = {
+        "ProcessingJobName": job.processing_job_name,
+        "ProcessingJobArn": job.arn,
+        "CreationTime": job.creation_time,
+        "ProcessingEndTime": job.processing_end_time,
+        "LastModifiedTime": job.last_modified_time,
+        "ProcessingJobStatus": job.processing_job_status,
+        "FailureReason": job.failure_reason,
+        "ExitMessage": job.exit_message,
+    }
+    return {key: value for key, value in summary.items() if value is not None}
+
+
+# --- The runtime
+
+
+class ProcessingRuntime(TrainingRuntime):
+    """Runs processing jobs; starting, stopping and waiting are the training runtime's."""
+
+    def __init__(self, state_dir: Path, *args, **kwargs):
+        super().__init__(state_dir, *args, **kwargs)
+        # Inside jobs/ with the training jobs' trees; no training job name has an underscore.
+        self.jobs_dir = state_dir / "jobs" / "_processing"
+
+    def _run_job(self, account: str, region: str, name: str, run: _Run) -> None:
+        job = processing_job(account, region, name)
+        if job is None:
+            return
+        started = time.time()
+        job.processing_start_time = job.last_modified_time = utcnow()
+        stream = f"{name}/{HOST}-{int(started)}"
+        exit_message = None
+        try:
+            status, reason, exit_message = self._process(account, region, job, stream, run)
+        except _ClientError as error:
+            status, reason = "Failed", str(error)
+        except Exception as error:  # the stack's own fault: report it rather than hang InProgress
+            status, reason = "Failed", f"InternalServerError: local stack: {error}"
+        job.exit_message = exit_message
+        job.failure_reason = reason[:FAILURE_REASON_LIMIT] if reason else None
+        job.processing_end_time = job.last_modified_time = utcnow()
+        job.processing_job_status = status  # last: a reader that sees the status sees the rest
+        with self._lock:
+            self._runs.pop((account, region, name), None)
+
+    def _process(self, account, region, job, stream, run) -> tuple[str, str | None, str | None]:
+        app = job.app_specification
+        built = _image(account, job.role_arn, app["ImageUri"], self.images)
+        root = self.jobs_dir / job.processing_job_name / HOST  # stands for /opt/ml
+        shutil.rmtree(root.parent, ignore_errors=True)
+        self._prepare_tree(account, job, root)
+        if run.stop_requested.is_set():
+            return "Stopped", None, None
+        # Without these SageMaker still runs the job, but its logs never reach CloudWatch.
+        group = f"arn:aws:logs:{region}:{account}:log-group:{PROCESSING_LOG_GROUP}"
+        can_log = all(
+            role_allows(account, job.role_arn, action, f"{group}:log-stream:{stream}")
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+        )
+        env = {**self.endpoints, **role_session(job.arn, job.role_arn, job.stopping_condition)}
+        env.update(job.environment or {})
+        entrypoint = app.get("ContainerEntrypoint") or []
+        arguments = app.get("ContainerArguments") or []
+        scratch = root.with_name(f"{HOST}.tmp")  # the instance's /tmp
+        scratch.mkdir()
+        if built.docker_image:  # docker mode: the real image, /opt/ml mounted
+            container = f"sm-processing-{job.processing_job_name}"
+            command = docker.run_command(
+                built.docker_image,
+                container,
+                root,
+                scratch,
+                [HOST],
+                env,
+                command=[*entrypoint[1:], *arguments],
+                entrypoint=entrypoint[0] if entrypoint else None,
+            )
+            run.containers.append(container)
+        else:  # process mode: the entrypoint's program, from the image's build source
+            command = [self.python, str(_program(built, entrypoint)), *entrypoint[1:], *arguments]
+            env.update({k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ})
+            env.update(
+                {
+                    # Where this process's /opt/ml is; a container sees the real /opt/ml.
+                    "SAGEMAKER_BASE_DIR": str(root),
+                    "PYTHONPATH": str(built.source_dir / "src"),
+                    "PYTHONUNBUFFERED": "1",  # the image's ENV says so; logs stream as written
+                    "TMPDIR": str(scratch),
+                }
+            )
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env if not built.docker_image else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a stop reaches its children
+        )
+        run.processes.append(process)
+        pump = threading.Thread(
+            target=_pump_logs,
+            args=(process, account, region, stream if can_log else None, []),
+            kwargs={"group": PROCESSING_LOG_GROUP},
+            daemon=True,
+        )
+        pump.start()
+        [code] = self._wait(run)
+        pump.join()
+        docker.remove_env_file(root)
+        shutil.rmtree(scratch, ignore_errors=True)
+        exit_message = _exit_message(root / "output" / "message")
+        if run.stop_requested.is_set():
+            return "Stopped", None, exit_message
+        if code != 0:
+            return "Failed", ALGORITHM_ERROR, exit_message
+        self._upload(account, job, root)
+        return "Completed", None, exit_message
+
+    def _prepare_tree(self, account: str, job, root: Path) -> None:
+        config = root / "config"
+        for folder in (config, root / "output"):
+            folder.mkdir(parents=True, exist_ok=True)
+        cluster = job.processing_resources["ClusterConfig"]
+        (config / "resourceconfig.json").write_text(
+            json.dumps({"current_host": HOST, "hosts": [HOST]})
+        )
+        (config / "processingjobconfig.json").write_text(
+            json.dumps(
+                {
+                    "ProcessingJobArn": job.arn,
+                    "ProcessingJobName": job.processing_job_name,
+                    "AppSpecification": job.app_specification,
+                    "Environment": job.environment,
+                    "ProcessingInputs": job.processing_inputs or [],
+                    "ProcessingOutputConfig": job.processing_output_config or {"Outputs": []},
+                    "ProcessingResources": {"ClusterConfig": cluster},
+                    "RoleArn": job.role_arn,
+                    "StoppingCondition": job.stopping_condition or {"MaxRuntimeInSeconds": 86400},
+                }
+            )
+        )
+        for item in job.processing_inputs or []:
+            source = item["S3Input"]
+            _download(account, job.role_arn, source["S3Uri"], _local(root, source["LocalPath"]))
+        for item in _outputs(job):
+            _local(root, item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _upload(account: str, job, root: Path) -> None:
+        """Each output folder's files, under its S3Uri (S3UploadMode EndOfJob)."""
+        for item in _outputs(job):
+            target = item["S3Output"]
+            folder = _local(root, target["LocalPath"])
+            bucket, _, prefix = target["S3Uri"].removeprefix("s3://").partition("/")
+            files = sorted(p for p in folder.rglob("*") if p.is_file())
+            for path in files:
+                key = "/".join(filter(None, [prefix.strip("/"), *path.relative_to(folder).parts]))
+                if not role_allows(
+                    account, job.role_arn, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}"
+                ):
+                    raise _ClientError(
+                        f"ClientError: the execution role {job.role_arn} may not write "
+                        f"s3://{bucket}/{key} (output {item['OutputName']}): grant it "
+                        "s3:PutObject there"
+                    )
+                write_s3_object(account, bucket, key, path.read_bytes())
+
+
+def _outputs(job) -> list[dict]:
+    return (job.processing_output_config or {}).get("Outputs") or []
+
+
+def _local(root: Path, container_path: str) -> Path:
+    """Where a path of the container (/opt/ml/...) is in the job's tree."""
+    return root.joinpath(*PurePosixPath(container_path).relative_to("/opt/ml").parts)
+
+
+def _image(account: str, role: str, uri: str, images: dict):
+    """The image the stack built for `uri`, once the role may pull it (ClientError otherwise)."""
+    found = find_ecr_image(uri)
+    built = images.get(found.digest) if found else None
+    if built is None:
+        raise _ClientError(
+            f"ClientError: the image {uri} does not exist in Amazon ECR; build and push it "
+            "before starting the job"
+        )
+    repository = f"arn:aws:ecr:{found.region}:{found.account}:repository/{found.repository}"
+    if not (
+        role_allows(account, role, "ecr:GetAuthorizationToken", "*")
+        and role_allows(account, role, "ecr:BatchGetImage", repository)
+        and role_allows(account, role, "ecr:GetDownloadUrlForLayer", repository)
+    ):
+        raise _ClientError(
+            f"ClientError: the execution role {role} may not pull {uri}: grant it "
+            "ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
+        )
+    return built
+
+
+def _program(built, entrypoint: list[str]) -> Path:
+    """Process mode: the file beside the image's Dockerfile that the entrypoint names, as the
+    Dockerfile copies it onto the image's PATH (`train` is found the same way)."""
+    if not entrypoint:
+        raise _ClientError(
+            "ClientError: in process mode the local stack runs the program that "
+            "ContainerEntrypoint names (e.g. ['score']); give the job a ContainerEntrypoint"
+        )
+    program = built.source_dir / Path(built.dockerfile).parent / PurePosixPath(entrypoint[0]).name
+    if not program.is_file():
+        raise _ClientError(
+            f"ClientError: the image has no program {entrypoint[0]!r}: put it beside the "
+            f"Dockerfile ({built.dockerfile}) and copy it onto the image's PATH"
+        )
+    return program
+
+
+def _download(account: str, role: str, uri: str, target: Path) -> None:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    # As S3 authorizes a listing: on the bucket, with the prefix as the s3:prefix condition key.
+    context = {"s3:prefix": prefix}
+    may_list = role_allows(account, role, "s3:ListBucket", f"arn:aws:s3:::{bucket}", context)
+    keys = list_s3_keys(account, bucket, prefix) if may_list else []
+    if not keys:
+        raise _ClientError(
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
+            "Please ensure that the bucket exists in the selected region, that objects exist "
+            f'under that S3 prefix, and that the role "{role}" has "s3:ListBucket" permissions '
+            f'on bucket "{bucket}".'
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        if not role_allows(account, role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"):
+            raise _ClientError(
+                f"ClientError: the execution role {role} may not read s3://{bucket}/{key}: "
+                "grant it s3:GetObject on the input"
+            )
+        relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(read_s3_object(account, bucket, key) or b"")
+
+
+def _exit_message(path: Path) -> str | None:
+    """The first KB of /opt/ml/output/message; text that is not UTF-8 fails the job."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _ClientError(
+            "ClientError: /opt/ml/output/message is not UTF-8 encoded text; write the "
+            "message as UTF-8"
+        ) from None
+    # A character cut at the 1 KB boundary is left out rather than mangled.
+    return data[:EXIT_MESSAGE_LIMIT].decode("utf-8", "ignore")

@@ -16,7 +16,7 @@ help:
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
 	@echo "make local-up | local-status | local-down | local-reset   manage the local stack"
-	@echo "make bench      the benchmarks (fetch and train, walk-through, two hosts)"
+	@echo "make bench      the benchmarks (fetch and train, walk-through, two hosts, scoring)"
 	@echo "make lint       ruff check and ruff format --check"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fetch_and_train.py
 	$(BIN)/python bench/walkthrough.py
 	$(BIN)/python bench/two_hosts.py
+	$(BIN)/python bench/scoring.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

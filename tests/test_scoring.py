@@ -455,3 +455,24 @@ def test_a_processing_job_runs_the_image_as_a_container(
             assert image.uri.split("/", 1)[1] in events
     finally:
         stack.down(state)
+
+
+def test_the_tutorial_summary_adds_rows_scored_and_the_flagged_share(tmp_path):
+    from sagemaker_snowpark.tutorial import _scoring_summary
+
+    summary = tmp_path / "scoring-summary.json"
+    assert _scoring_summary(summary) == []  # notebook 05 did not run
+    summary.write_text(
+        json.dumps(
+            {
+                "model_version": "job-1",
+                "rows_scored": 10000,
+                "flagged_share": 0.0389,
+                "threshold": 0.5,
+            }
+        )
+    )
+    assert _scoring_summary(summary)[1:] == [
+        "Scored with job-1 (notebook 05):",
+        "  rows scored 10,000, flagged share 3.89% at threshold 0.5",
+    ]

@@ -30,7 +30,7 @@ class SeriesResources:
     training_output_prefix: str = "sagemaker-snowpark/training/"
     training_job_prefix: str = "snowpark-maintenance"
     processing_output_prefix: str = "sagemaker-snowpark/scoring/"
-    processing_job_prefix: str = "snowpark-scoring"
+    processing_job_prefix: str = "snowpark-maintenance-scoring"
     predictions_table: str = "MAINTENANCE_PREDICTIONS"
 
     @property

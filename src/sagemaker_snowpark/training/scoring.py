@@ -298,10 +298,9 @@ def run(paths: Paths, argv: list[str]) -> dict:
     started = time.time()
     args = parse_arguments(argv)
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    log(
-        f"model version {args.model_version}; {args.source_table} -> {args.target_table}; "
-        f"batches of {args.batch_size:,} rows; region {region}"
-    )
+    # Lines short enough to read in a notebook (120 characters with the longest names).
+    log(f"model version {args.model_version}; region {region}")
+    log(f"{args.source_table} -> {args.target_table}, {args.batch_size:,} rows a batch")
     with tempfile.TemporaryDirectory(prefix="model-") as folder:
         model = load_model(paths.model_archive, Path(folder))
     log(f"model loaded: XGBoost on {len(model.features)} features, threshold {model.threshold:g}")
@@ -334,8 +333,8 @@ def run(paths: Paths, argv: list[str]) -> dict:
     (paths.output / "summary.json").write_text(json.dumps(summary, indent=2))
     peak = summary["peak_rss_mb"]
     log(
-        f"wrote {rows:,} predictions for {args.model_version} to {args.target_table} "
-        f"({flagged:,} flagged, {flagged / rows:.2%}) in {summary['seconds']:.1f} s"
+        f"wrote {rows:,} predictions to {args.target_table} ({flagged:,} flagged, "
+        f"{flagged / rows:.2%}) in {summary['seconds']:.1f} s"
         + (f"; peak_rss_mb={peak:.0f}" if peak else "")
     )
     print(f"rows_scored={rows}", flush=True)

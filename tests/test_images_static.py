@@ -42,16 +42,17 @@ def test_kernel_image_is_pinned_and_runs_as_the_studio_user():
     assert not [line for line in instructions if "/opt/ml" in line]  # SageMaker's, not ours
 
 
-def test_training_image_is_pinned_and_holds_only_the_training_program():
+def test_training_image_is_pinned_and_holds_only_the_training_and_scoring_programs():
     dockerfile = (TRAINING / "Dockerfile").read_text()
     base = build_args(dockerfile)["BASE_IMAGE"]
     assert re.fullmatch(r"[\w./-]+/python:3\.1[1-9][\w.-]*", base) and "latest" not in base
     installs = re.findall(r'pip install .*?"(\.\[[^\]]+\])"', dockerfile)
     assert installs == [".[train]"]  # the core and the train extra, nothing else
     assert "--constraint constraints.txt" in dockerfile
-    assert "COPY training_container/train /usr/local/bin/train" in dockerfile
-    assert "ENTRYPOINT" not in dockerfile.replace("no ENTRYPOINT", "")
-    assert (TRAINING / "train").stat().st_mode & 0o111
+    for program in ("train", "score"):
+        assert f"COPY training_container/{program} /usr/local/bin/{program}" in dockerfile
+        assert (TRAINING / program).stat().st_mode & 0o111
+    assert "ENTRYPOINT" not in dockerfile.replace("No ENTRYPOINT", "")
 
 
 def test_training_extra_leaves_out_notebook_and_test_tools():

@@ -1,4 +1,4 @@
-"""The whole series on a stack of its own: what 01-04 create exists, 05 removes it, and running
+"""The whole series on a stack of its own: what 01-05 create exists, 06 removes it, and running
 the series a second time works and ends in the same state."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     inventory = lambda: check(lambda: cleanup.inventory(names()))  # noqa: E731
     assert not any(inventory().values())
 
-    run("00", "04", "first")
+    run("00", "05", "first")
     created = check(created_resources)
     assert created == {
         "custom images": ["team-data-science", "snowpark-kernel"],
@@ -187,7 +187,7 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     run("02", "03", "again")
     assert check(secret_versions) == versions
 
-    run("05", "05", "first")
+    run("06", "06", "first")
     assert not any(inventory().values())
     team = {
         "ImageName": "team-data-science",
@@ -202,9 +202,9 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     assert unused == {}
 
     # The whole series again (as `make tutorial` twice): nothing left over is in the way.
-    run("00", "04", "second")
+    run("00", "05", "second")
     assert check(created_resources) == {**created, "completed jobs": 4}
-    run("05", "05", "second")
-    run("05", "05", "third")  # the clean-up once more, with nothing left to do
+    run("06", "06", "second")
+    run("06", "06", "third")  # the clean-up once more, with nothing left to do
     assert not any(inventory().values())
     assert check(domain_images) == [team]

@@ -11,6 +11,7 @@ from . import studio
 from .images import codebuild_project, source_key
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class SeriesResources:
     repositories: tuple[str, ...] = ("sagemaker-snowpark-kernel", "sagemaker-snowpark-training")
     training_output_prefix: str = "sagemaker-snowpark/training/"
     training_job_prefix: str = "snowpark-maintenance"
+    processing_output_prefix: str = "sagemaker-snowpark/scoring/"
+    processing_job_prefix: str = "snowpark-maintenance-scoring"
+    predictions_table: str = "MAINTENANCE_PREDICTIONS"
 
     @property
     def codebuild_projects(self) -> tuple[str, ...]:
@@ -36,7 +40,7 @@ class SeriesResources:
     @property
     def s3_prefixes(self) -> tuple[str, ...]:
         sources = tuple(source_key(p) for p in self.codebuild_projects)
-        return (*sources, self.training_output_prefix)
+        return (*sources, self.training_output_prefix, self.processing_output_prefix)
 
 
 def _missing(error: ClientError, *codes: str) -> bool:
@@ -56,11 +60,11 @@ def _s3_keys(bucket: str, prefix: str) -> list[str]:
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
-def _log_streams(prefix: str) -> list[str]:
+def _log_streams(prefix: str, group: str = TRAINING_LOG_GROUP) -> list[str]:
     logs = boto3.client("logs")
     try:
         pages = logs.get_paginator("describe_log_streams").paginate(
-            logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=prefix
+            logGroupName=group, logStreamNamePrefix=prefix
         )
         return [s["logStreamName"] for page in pages for s in page["logStreams"]]
     except ClientError as error:
@@ -100,6 +104,9 @@ def inventory(names: SeriesResources) -> dict[str, list[str]]:
     ]
     found["S3 objects"] = [k for p in names.s3_prefixes for k in _s3_keys(names.bucket, p)]
     found["Training job log streams"] = _log_streams(names.training_job_prefix)
+    found["Processing job log streams"] = _log_streams(
+        names.processing_job_prefix, PROCESSING_LOG_GROUP
+    )
     found["Build log groups"] = [
         g["logGroupName"]
         for p in names.codebuild_projects
@@ -182,11 +189,24 @@ def delete_s3_objects(names: SeriesResources) -> list[str]:
 
 
 def delete_training_logs(names: SeriesResources) -> list[str]:
-    logs = boto3.client("logs")
-    streams = _log_streams(names.training_job_prefix)
-    for stream in streams:
-        logs.delete_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
-    return [f"deleted {len(streams)} training log stream(s)"] if streams else []
+    """The log streams of the training jobs (notebook 04) and the scoring jobs (notebook 05)."""
+    logs, done = boto3.client("logs"), []
+    for kind, prefix, group in (
+        ("training", names.training_job_prefix, TRAINING_LOG_GROUP),
+        ("processing", names.processing_job_prefix, PROCESSING_LOG_GROUP),
+    ):
+        streams = _log_streams(prefix, group)
+        for stream in streams:
+            logs.delete_log_stream(logGroupName=group, logStreamName=stream)
+        if streams:
+            done.append(f"deleted {len(streams)} {kind} log stream(s)")
+    return done
+
+
+def drop_predictions(session, names: SeriesResources) -> list[str]:
+    """Drop the predictions table notebook 05 writes (in the session's database and schema)."""
+    status = session.sql(f"DROP TABLE IF EXISTS {names.predictions_table}").collect()[0][0]
+    return [status]
 
 
 def delete_secret(names: SeriesResources, recovery_days: int) -> list[str]:

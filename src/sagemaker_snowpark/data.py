@@ -97,6 +97,7 @@ TRAINING_COLUMNS = (
     "HUMIDITY_RELATIVE_AVG",
     "MACHINE_FAILURE",
 )
+READINGS_TABLE = "MAINTENANCE_READINGS"
 
 
 def default_cache_dir() -> Path:
@@ -230,6 +231,15 @@ def maintenance_hum(session):
         .join(humidity, city["CITY"] == humidity["CITY_NAME"])
         .select(maintenance["UDI"].alias("UDI"), *[col(c) for c in TRAINING_COLUMNS[1:]])
     )
+
+
+def maintenance_readings(session):
+    """Each machine's readings without the label, as a lazy DataFrame: the rows to score.
+
+    The same join as the training table, one row per machine (UDI), without MACHINE_FAILURE: a
+    scoring job sees what a new reading holds, never the outcome.
+    """
+    return maintenance_hum(session).drop("MACHINE_FAILURE")
 
 
 def load_workshop_tables(session, folder: Path) -> dict[str, int]:

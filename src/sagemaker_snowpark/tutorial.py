@@ -39,6 +39,7 @@ REAL_COST = (
     "a few minutes, ECR, S3 and Secrets Manager for a day) and about 0.1 Snowflake credit (an "
     "X-Small warehouse for a few minutes); it takes about 30 minutes"
 )
+SCORING_SUMMARY = "scoring-summary.json"  # notebook 05 downloads the scoring job's summary
 
 
 def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -124,6 +125,18 @@ def _metrics_summary(metrics_file: Path) -> list[str]:
     return lines
 
 
+def _scoring_summary(summary_file: Path) -> list[str]:
+    if not summary_file.is_file():
+        return []
+    summary = json.loads(summary_file.read_text())
+    return [
+        "",
+        f"Scored with {summary['model_version']} (notebook 05):",
+        f"  rows scored {summary['rows_scored']:,}, flagged share {summary['flagged_share']:.2%} "
+        f"at threshold {summary['threshold']:g}",
+    ]
+
+
 def run(state_dir: Path) -> None:
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
     artifacts = (BUILD_DIR / "artifacts").resolve()
@@ -137,12 +150,14 @@ def run(state_dir: Path) -> None:
             seconds = execute(path, BUILD_DIR / path.name)
             timings.append((path.name, seconds))
             print(f" {seconds:.1f} s", flush=True)
-    if (artifacts / "metrics.json").is_file():
-        shutil.copy(artifacts / "metrics.json", BUILD_DIR / "metrics.json")
+    for name in ("metrics.json", SCORING_SUMMARY):
+        if (artifacts / name).is_file():
+            shutil.copy(artifacts / name, BUILD_DIR / name)
     lines = ["", "Notebook                                   time"]
     lines += [f"  {name:<40} {seconds:6.1f} s" for name, seconds in timings]
     lines.append(f"  {'total':<40} {sum(s for _, s in timings):6.1f} s")
     lines += _metrics_summary(BUILD_DIR / "metrics.json")
+    lines += _scoring_summary(BUILD_DIR / SCORING_SUMMARY)
     lines.append(f"\nExecuted notebooks and artifacts are in {BUILD_DIR}/.")
     print("\n".join(lines))
 

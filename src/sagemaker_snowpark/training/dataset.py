@@ -49,29 +49,32 @@ _SPLIT_BUCKETS = 10_000
 SCRATCH_BYTES_PER_ROW = 64
 
 
-def check_table(session, table: str):
-    """The table as a DataFrame, after checking it exists and has the expected columns."""
+def check_table(session, table: str, label: bool = True, made_by: str = "notebook 03"):
+    """The table as a DataFrame, after checking it exists and has the expected columns (the label
+    too when `label`); the errors say to rebuild it with `made_by`."""
     try:
         frame = session.table(table)
         schema = frame.schema
     except SnowparkSQLException as error:
         if "does not exist" in str(error) or "not authorized" in str(error):
             raise TutorialError(
-                f"Table {table} does not exist (or the role may not read it): run notebook 03, "
-                "or set the table, database and schema hyperparameters."
+                f"Table {table} does not exist (or the role may not read it): run {made_by}, "
+                "or set the table, database and schema parameters."
             ) from None
         raise
     types = {f.name.strip('"').upper(): f.datatype for f in schema.fields}
-    expected = {"UDI": _NumericType, "TYPE": StringType, LABEL: _NumericType}
+    expected = {"UDI": _NumericType, "TYPE": StringType}
+    if label:
+        expected[LABEL] = _NumericType
     expected.update({name: _NumericType for name in NUMERIC_FEATURES})
     for name, kind in expected.items():
         if name not in types:
-            raise TutorialError(f"Table {table} has no column {name}: rebuild it with notebook 03.")
+            raise TutorialError(f"Table {table} has no column {name}: rebuild it with {made_by}.")
         if not isinstance(types[name], kind):
             wanted = "a number" if kind is _NumericType else "text"
             raise TutorialError(
                 f"Column {name} of {table} is {types[name]}, not {wanted}: rebuild the table "
-                "with notebook 03."
+                f"with {made_by}."
             )
     return frame
 
@@ -146,11 +149,11 @@ def shard(frame, rank: int, hosts: int):
     return frame.filter((abs_(hash_(col("UDI"))) % lit(hosts)) == lit(rank))
 
 
-def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0, hosts: int = 1):
-    """Features, label and split flag, computed in Snowflake; one host's shard when hosts > 1."""
+def feature_columns() -> list:
+    """The model's features as Snowpark expressions, in MODEL_FEATURES order: the one definition
+    that training and scoring (scoring.py) both select, so Snowflake computes them alike."""
     two_pi_over_60 = 2 * math.pi / 60
-    frame = shard(frame, rank, hosts)
-    return frame.select(
+    return [
         *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],
         iff(
             col("TYPE") == lit("L"), lit(0.0), iff(col("TYPE") == lit("M"), lit(1.0), lit(2.0))
@@ -158,6 +161,14 @@ def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0
         (col("TORQUE_NM") * col("ROTATIONAL_SPEED_RPM") * lit(two_pi_over_60)).alias("POWER_W"),
         (col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K")).alias("TEMP_DIFF_K"),
         (col("TOOL_WEAR_MIN") * col("TORQUE_NM")).alias("STRAIN_MIN_NM"),
+    ]
+
+
+def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0, hosts: int = 1):
+    """Features, label and split flag, computed in Snowflake; one host's shard when hosts > 1."""
+    frame = shard(frame, rank, hosts)
+    return frame.select(
+        *feature_columns(),
         col(LABEL).cast("double").alias(LABEL),
         is_validation(validation_fraction, split_seed).alias(SPLIT),
     )

@@ -1,0 +1,478 @@
+"""The scoring program: its Processing contract, each error, its scores, re-runs, and real jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from test_docker import engine  # noqa: F401 (the Docker engine fixture, for the docker test)
+
+from sagemaker_snowpark import connection, data, keypair
+from sagemaker_snowpark.local import stack
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = ROOT / "training_container" / "train"
+SCORE = ROOT / "training_container" / "score"
+SECRET = "tests/scoring"
+DATABASE = "SCORING_TESTS"
+PREDICTIONS = "MAINTENANCE_PREDICTIONS"
+FEATURES = (
+    "AIR_TEMPERATURE_K",
+    "PROCESS_TEMPERATURE",
+    "ROTATIONAL_SPEED_RPM",
+    "TORQUE_NM",
+    "TOOL_WEAR_MIN",
+    "HUMIDITY_RELATIVE_AVG",
+    "TYPE_CODE",
+    "POWER_W",
+    "TEMP_DIFF_K",
+    "STRAIN_MIN_NM",
+)
+
+
+def store_secret(database: str) -> None:
+    connection.store_secret(
+        SECRET,
+        {
+            "account": os.environ["SNOWFLAKE_ACCOUNT"],
+            "user": "SAGEMAKER_TRAINING",
+            "privateKey": keypair.generate().private_pem,
+            "host": os.environ["SNOWFLAKE_HOST"],
+            "port": os.environ["SNOWFLAKE_PORT"],
+            "protocol": "http",
+            "warehouse": "HOL_WH",
+            "database": database,
+            "schema": "PUBLIC",
+        },
+    )
+
+
+def load_tables(database: str, cache: Path) -> None:
+    """Generated workshop data, its readings, and broken readings for the error cases."""
+    session = connection.session(SECRET)
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {database}").collect()  # sign-in creates none
+    session.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC").collect()
+    session.use_schema(f"{database}.PUBLIC")
+    data.load_workshop_tables(session, data.source_folder("generated", 3_000, 7, cache))
+    data.maintenance_readings(session).write.save_as_table(data.READINGS_TABLE, mode="overwrite")
+    for statement in (
+        "CREATE OR REPLACE TABLE EMPTY_READINGS AS SELECT * FROM MAINTENANCE_READINGS WHERE 1 = 0",
+        "CREATE OR REPLACE TABLE TWICE AS SELECT * FROM MAINTENANCE_READINGS "
+        "UNION ALL SELECT * FROM MAINTENANCE_READINGS",
+        "CREATE OR REPLACE TABLE NO_TORQUE AS SELECT UDI, TYPE, AIR_TEMPERATURE_K, "
+        "PROCESS_TEMPERATURE, ROTATIONAL_SPEED_RPM, TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG "
+        "FROM MAINTENANCE_READINGS",
+        "CREATE OR REPLACE TABLE OTHER_TABLE (UDI NUMBER(38,0), RISK FLOAT)",
+    ):
+        session.sql(statement).collect()
+    session.close()
+
+
+def train_model(folder: Path) -> Path:
+    """A model.tar.gz of the training program, trained on the workshop table."""
+    root = folder / "training"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "model").mkdir()
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"secret_name": SECRET, "num_round": "30"})
+    )
+    (root / "input" / "config" / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    done = subprocess.run(
+        [sys.executable, str(TRAIN)],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    archive = folder / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in (root / "model").iterdir():
+            tar.add(item, arcname=item.name)
+    return archive
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    store_secret(DATABASE)
+    load_tables(DATABASE, tmp_path_factory.mktemp("cache"))
+    return train_model(tmp_path_factory.mktemp("model"))
+
+
+def run_score(tmp_path: Path, model: Path | None, *arguments: str, version="training-job-1"):
+    """Run `score` as a Processing job would: (exit code, output, message, summary or None)."""
+    root = tmp_path / "opt-ml"
+    (root / "processing" / "model").mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        (root / "processing" / "model" / "model.tar.gz").write_bytes(model.read_bytes())
+    base = ["--secret-name", SECRET, "--batch-size", "1000"]
+    if version:
+        base += ["--model-version", version]
+    done = subprocess.run(
+        [sys.executable, str(SCORE), *base, *arguments],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    message = root / "output" / "message"
+    summary = root / "processing" / "output" / "summary.json"
+    return (
+        done.returncode,
+        done.stdout + done.stderr,
+        message.read_text() if message.exists() else None,
+        json.loads(summary.read_text()) if summary.exists() else None,
+    )
+
+
+def query(sql: str) -> list:
+    session = connection.session(SECRET)
+    try:
+        return session.sql(sql).collect()
+    finally:
+        session.close()
+
+
+def expected_scores(model: Path, tmp_path: Path) -> dict[int, float]:
+    """The model's own predictions, with the features computed here from their definitions."""
+    import xgboost
+
+    with tarfile.open(model) as tar:
+        tar.extractall(tmp_path / "expected", filter="data")
+    booster = xgboost.Booster(model_file=str(tmp_path / "expected" / "xgboost-model.json"))
+    session = connection.session(SECRET)
+    rows = session.table(data.READINGS_TABLE).to_pandas()
+    session.close()
+    torque, speed = rows["TORQUE_NM"].astype(float), rows["ROTATIONAL_SPEED_RPM"].astype(float)
+    features = rows[list(FEATURES[:6])].astype(float)
+    features["TYPE_CODE"] = rows["TYPE"].map({"L": 0.0, "M": 1.0, "H": 2.0})
+    features["POWER_W"] = torque * speed * 2 * math.pi / 60
+    features["TEMP_DIFF_K"] = rows["PROCESS_TEMPERATURE"] - rows["AIR_TEMPERATURE_K"]
+    features["STRAIN_MIN_NM"] = rows["TOOL_WEAR_MIN"] * torque
+    matrix = xgboost.DMatrix(features.astype(np.float32), feature_names=list(FEATURES))
+    return dict(zip(rows["UDI"].astype(int), booster.predict(matrix).astype(float), strict=True))
+
+
+def test_the_scores_are_the_model_s_own_predictions(model, tmp_path):
+    code, output, message, summary = run_score(tmp_path, model)
+    assert code == 0, output
+    assert message is None
+    assert output.strip().splitlines()[-1] == "rows_scored=3000"
+    assert "[score] scored 3,000 of 3,000 rows" in output
+    rows = query(f"SELECT * FROM {PREDICTIONS} WHERE MODEL_VERSION = 'training-job-1'")
+    expected = expected_scores(model, tmp_path)
+    assert sorted(r["UDI"] for r in rows) == sorted(expected)  # one row per machine
+    for row in rows:
+        assert row["FAILURE_PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
+        assert row["PREDICTED_FAILURE"] == (row["FAILURE_PROBABILITY"] >= 0.5)
+    flagged = sum(r["PREDICTED_FAILURE"] for r in rows)
+    assert 0 < flagged < len(rows)
+    assert len({r["SCORED_AT"] for r in rows}) == 1
+    assert summary["rows_scored"] == 3000 and summary["flagged"] == flagged
+    assert summary["flagged_share"] == pytest.approx(flagged / 3000, abs=1e-6)
+    assert summary["model_version"] == "training-job-1" and summary["threshold"] == 0.5
+
+
+def test_a_rerun_replaces_the_version_s_rows_and_keeps_the_others(model, tmp_path):
+    def counts():
+        return {
+            r[0]: r[1]
+            for r in query(
+                f"SELECT MODEL_VERSION, COUNT(*) FROM {PREDICTIONS} GROUP BY MODEL_VERSION"
+            )
+        }
+
+    for folder, version in (("a", "rerun-1"), ("b", "rerun-2"), ("c", "rerun-1")):
+        code, output, _, _ = run_score(tmp_path / folder, model, version=version)
+        assert code == 0, output
+    found = counts()
+    assert found["rerun-1"] == found["rerun-2"] == 3000
+    distinct = query(
+        f"SELECT COUNT(DISTINCT UDI) FROM {PREDICTIONS} WHERE MODEL_VERSION = 'rerun-1'"
+    )[0][0]
+    assert distinct == 3000
+
+
+def garbage_archive(tmp_path: Path) -> Path:
+    path = tmp_path / "garbage.tar.gz"
+    path.write_bytes(b"not a tar archive")
+    return path
+
+
+def unknown_feature_model(tmp_path: Path) -> Path:
+    """A model archive whose XGBoost model needs a feature the program does not compute."""
+    import xgboost
+
+    names = [*FEATURES[:-1], "VIBRATION_MM_S"]
+    rng = np.random.default_rng(0)
+    matrix = xgboost.DMatrix(
+        rng.random((50, len(names))), rng.random(50) > 0.5, feature_names=names
+    )
+    folder = tmp_path / "unknown"
+    folder.mkdir()
+    xgboost.train({"objective": "binary:logistic"}, matrix, 2).save_model(
+        folder / "xgboost-model.json"
+    )
+    metrics = {
+        "hyperparameters": {"threshold": 0.5},
+        "models": {"xgboost_physics_features": {"features": names}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    archive = tmp_path / "unknown.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in folder.iterdir():
+            tar.add(item, arcname=item.name)
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("case", "arguments", "reason"),
+    [
+        ("no model", (), "No model at "),
+        ("garbage model", (), "model.tar.gz is not a model of the training program"),
+        ("unknown feature", (), "The model needs feature(s) "),
+        ("model", ("--source-table", "NO_SUCH_TABLE"), "Table NO_SUCH_TABLE does not exist"),
+        ("model", ("--source-table", "NO_TORQUE"), "Table NO_TORQUE has no column TORQUE_NM"),
+        ("model", ("--source-table", "EMPTY_READINGS"), "Table EMPTY_READINGS is empty"),
+        ("model", ("--source-table", "TWICE"), "Table TWICE has 6,000 rows for 3,000 machines"),
+        (
+            "model",
+            ("--target-table", "NO_SUCH_DB.PUBLIC.PREDICTIONS"),
+            "Cannot write table NO_SUCH_DB.PUBLIC.PREDICTIONS (",
+        ),
+        ("model", ("--target-table", "OTHER_TABLE"), "Table OTHER_TABLE exists with columns"),
+        ("model", ("--target-table", "X; DROP TABLE Y"), "Bad arguments: argument --target-table"),
+        ("model", ("--batch-size", "10"), "Bad arguments: argument --batch-size"),
+        ("no version", (), "Bad arguments: the following arguments are required: --model-ver"),
+        ("model", ("--secret-name", "tests/no-such"), "Secret tests/no-such does not exist"),
+    ],
+)
+def test_each_error_becomes_the_exit_message(model, tmp_path, case, arguments, reason):
+    archive = {
+        "no model": None,
+        "garbage model": garbage_archive(tmp_path),
+        "unknown feature": unknown_feature_model(tmp_path),
+    }.get(case, model)
+    code, output, message, summary = run_score(
+        tmp_path, archive, *arguments, version="" if case == "no version" else "failing-job"
+    )
+    assert code != 0
+    assert message is not None and message.startswith(reason), output
+    assert "\n" not in message and len(message) <= 1024
+    assert summary is None
+    assert "rows_scored=" not in output
+    assert "Traceback" not in output
+    written = query(f"SELECT COUNT(*) FROM {PREDICTIONS} WHERE MODEL_VERSION = 'failing-job'")
+    assert written[0][0] == 0
+
+
+# --- Real Processing jobs -------------------------------------------------------------------
+
+
+def run_processing_job(image_uri: str, model_uri: str, bucket: str, role_arn: str, version: str):
+    """Score through a SageMaker Processing job, as notebook 05 does; the job's description."""
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+
+    processor = Processor(
+        role=role_arn,
+        image_uri=image_uri,
+        entrypoint=["score"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        base_job_name="scoring-test",
+    )
+    processor.run(
+        inputs=[
+            ProcessingInput(
+                input_name="model",
+                s3_input=ProcessingS3Input(
+                    s3_uri=model_uri,
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                    local_path="/opt/ml/processing/model",
+                ),
+            )
+        ],
+        outputs=[
+            ProcessingOutput(
+                output_name="summary",
+                s3_output=ProcessingS3Output(
+                    s3_uri=f"s3://{bucket}/scoring-tests/{version}",
+                    s3_upload_mode="EndOfJob",
+                    local_path="/opt/ml/processing/output",
+                ),
+            )
+        ],
+        arguments=["--secret-name", SECRET, "--model-version", version, "--batch-size", "1000"],
+        wait=True,
+        logs=False,
+    )
+    return boto3.client("sagemaker").describe_processing_job(
+        ProcessingJobName=processor.latest_job.processing_job_name
+    )
+
+
+def check_job(job: dict, bucket: str, version: str) -> None:
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    s3 = boto3.client("s3")
+    summary = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"scoring-tests/{version}/summary.json")["Body"].read()
+    )
+    assert summary["rows_scored"] == 3000 and summary["model_version"] == version
+    rows = query(f"SELECT COUNT(*) FROM {PREDICTIONS} WHERE MODEL_VERSION = '{version}'")
+    assert rows[0][0] == 3000
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs",
+        logStreamNamePrefix=job["ProcessingJobName"] + "/",
+    )["logStreams"]
+    messages = [
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream["logStreamName"]
+        )["events"]
+    ]
+    assert "rows_scored=3000" in messages
+
+
+def build_image(bucket: str, role_arn: str):
+    from sagemaker_snowpark.images import build_and_push
+
+    return build_and_push(
+        ROOT,
+        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
+        "training_container/Dockerfile",
+        "sagemaker-snowpark-scoring-tests",
+        bucket,
+        role_arn,
+        echo=lambda _: None,
+    )
+
+
+def upload_model(model: Path, bucket: str, key: str) -> str:
+    boto3.client("s3").upload_file(str(model), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def test_a_processing_job_scores_the_table_through_the_stack(model, bucket, role_arn):
+    image = build_image(bucket, role_arn)
+    model_uri = upload_model(model, bucket, "scoring-tests/model/model.tar.gz")
+    job = run_processing_job(image.uri, model_uri, bucket, role_arn, "processing-job-test")
+    check_job(job, bucket, "processing-job-test")
+    assert job["AppSpecification"]["ContainerEntrypoint"] == ["score"]
+
+
+def test_a_failing_processing_job_reports_the_program_s_reason(model, bucket, role_arn):
+    """No model input: the job fails with the program's reason as its ExitMessage."""
+    image = build_image(bucket, role_arn)
+    from sagemaker.core.processing import Processor
+
+    processor = Processor(
+        role=role_arn,
+        image_uri=image.uri,
+        entrypoint=["score"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        base_job_name="scoring-test-fails",
+    )
+    with pytest.raises(Exception):  # noqa: B017 (the SDK raises its own failure type)
+        processor.run(
+            arguments=["--secret-name", SECRET, "--model-version", "no-model-given"],
+            wait=True,
+            logs=False,
+        )
+    job = boto3.client("sagemaker").describe_processing_job(
+        ProcessingJobName=processor.latest_job.processing_job_name
+    )
+    assert job["ProcessingJobStatus"] == "Failed"
+    # The path is the container's, or in process mode the folder that stands for /opt/ml.
+    assert re.fullmatch(
+        r"No model at \S*/processing/model/model\.tar\.gz: give the training job's model\.tar\.gz "
+        r"as a processing input with LocalPath /opt/ml/processing/model\.",
+        job["ExitMessage"],
+    )
+
+
+@pytest.mark.docker
+def test_a_processing_job_runs_the_image_as_a_container(
+    tmp_path_factory,
+    environment_of,
+    engine,  # noqa: F811 (test_docker's fixture, imported above)
+):
+    """Docker mode: the stack runs `score` in a container of the image built by Docker."""
+    base = tmp_path_factory.mktemp("docker-scoring")
+    state = base / "state"
+    saved = dict(os.environ)
+    os.environ.update({**engine.env, "SNOWPARK_LOCAL_RUNTIME": "docker"})
+    try:
+        stack.up(state)  # the stack inherits the engine's variables
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        with environment_of(state, base / "artifacts", administrator=True):
+            store_secret(DATABASE)
+            load_tables(DATABASE, base / "cache")
+            model = train_model(base)
+            bucket, role = os.environ["SAGEMAKER_BUCKET"], os.environ["SAGEMAKER_ROLE_ARN"]
+            image = build_image(bucket, role)
+            model_uri = upload_model(model, bucket, "scoring-tests/model/model.tar.gz")
+            started = time.time()
+            job = run_processing_job(image.uri, model_uri, bucket, role, "docker-job-test")
+            check_job(job, bucket, "docker-job-test")
+            events = engine.docker(
+                "events",
+                "--since",
+                str(int(started)),
+                "--until",
+                str(int(time.time()) + 1),
+                "--filter",
+                "type=container",
+                "--filter",
+                "event=start",
+                "--format",
+                "{{.Actor.Attributes.image}}",
+            ).stdout.splitlines()
+            assert image.uri.split("/", 1)[1] in events
+    finally:
+        stack.down(state)
+
+
+def test_the_tutorial_summary_adds_rows_scored_and_the_flagged_share(tmp_path):
+    from sagemaker_snowpark.tutorial import _scoring_summary
+
+    summary = tmp_path / "scoring-summary.json"
+    assert _scoring_summary(summary) == []  # notebook 05 did not run
+    summary.write_text(
+        json.dumps(
+            {
+                "model_version": "job-1",
+                "rows_scored": 10000,
+                "flagged_share": 0.0389,
+                "threshold": 0.5,
+            }
+        )
+    )
+    assert _scoring_summary(summary)[1:] == [
+        "Scored with job-1 (notebook 05):",
+        "  rows scored 10,000, flagged share 3.89% at threshold 0.5",
+    ]

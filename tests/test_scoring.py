@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from test_docker import engine  # noqa: F401 (the Docker engine fixture, for the docker test)
 
-from sagemaker_snowpark import connection, data, keypair
+from sagemaker_snowpark import cleanup, connection, data, keypair
 from sagemaker_snowpark.local import stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +203,24 @@ def test_a_rerun_replaces_the_version_s_rows_and_keeps_the_others(model, tmp_pat
         f"SELECT COUNT(DISTINCT UDI) FROM {PREDICTIONS} WHERE MODEL_VERSION = 'rerun-1'"
     )[0][0]
     assert distinct == 3000
+
+
+def test_the_clean_up_drops_the_scoring_tables_when_asked(model, tmp_path):
+    code, output, _, _ = run_score(tmp_path, model, version="cleanup-1")
+    assert code == 0, output
+    session = connection.session(SECRET)
+    try:
+        names = cleanup.SeriesResources(bucket="unused", domain_id=None, secret_name=SECRET)
+        done = cleanup.drop_scoring_tables(session, names)
+        tables = {r["name"] for r in session.sql("SHOW TABLES").collect()}
+        again = cleanup.drop_scoring_tables(session, names)  # a second run is harmless
+        # The other tests score the readings: make them again.
+        data.maintenance_readings(session).write.save_as_table(data.READINGS_TABLE)
+    finally:
+        session.close()
+    assert [line.split()[0] for line in done] == [PREDICTIONS, data.READINGS_TABLE]
+    assert not {PREDICTIONS, data.READINGS_TABLE} & tables
+    assert len(again) == 2
 
 
 def garbage_archive(tmp_path: Path) -> Path:

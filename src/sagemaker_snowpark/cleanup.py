@@ -32,6 +32,7 @@ class SeriesResources:
     processing_output_prefix: str = "sagemaker-snowpark/scoring/"
     processing_job_prefix: str = "snowpark-maintenance-scoring"
     predictions_table: str = "MAINTENANCE_PREDICTIONS"
+    readings_table: str = "MAINTENANCE_READINGS"
 
     @property
     def codebuild_projects(self) -> tuple[str, ...]:
@@ -203,10 +204,12 @@ def delete_training_logs(names: SeriesResources) -> list[str]:
     return done
 
 
-def drop_predictions(session, names: SeriesResources) -> list[str]:
-    """Drop the predictions table notebook 05 writes (in the session's database and schema)."""
-    status = session.sql(f"DROP TABLE IF EXISTS {names.predictions_table}").collect()[0][0]
-    return [status]
+def drop_scoring_tables(session, names: SeriesResources) -> list[str]:
+    """Drop the two tables notebook 05 writes (in the session's database and schema)."""
+    return [
+        session.sql(f"DROP TABLE IF EXISTS {table}").collect()[0][0]
+        for table in (names.predictions_table, names.readings_table)
+    ]
 
 
 def delete_secret(names: SeriesResources, recovery_days: int) -> list[str]:

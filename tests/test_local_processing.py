@@ -20,6 +20,8 @@ from sagemaker.core.shapes import (
 )
 from test_docker import engine  # noqa: F401  (the Docker engine the docker-marked tests use)
 
+from sagemaker_snowpark import jobs
+from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
 from sagemaker_snowpark.local import stack
 from sagemaker_snowpark.local.iam import LEARNER_USER, POLICIES, decide
@@ -245,6 +247,42 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
     ]
     body = boto3.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/predictions.csv")
     assert body["Body"].read() == b"machine,probability\n1,0.5\n"
+
+
+def test_jobs_run_processing_prints_each_line_once_and_raises_the_exit_message(
+    image, bucket, role_arn, model_prefix, capsys
+):
+    """The scoring notebook's way: plain log lines, and a failure as the program's one line."""
+    processor = Processor(
+        role=role_arn,
+        image_uri=image,
+        entrypoint=["score"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        base_job_name="processing-jobs-run",
+    )
+    model = ProcessingInput(
+        input_name="model",
+        s3_input=ProcessingS3Input(
+            s3_uri=f"s3://{bucket}/{model_prefix}",
+            local_path="/opt/ml/processing/model",
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+        ),
+    )
+    job = jobs.run_processing(processor, poll_seconds=0.5, inputs=[model], arguments=["ok"])
+    name = job["ProcessingJobName"]
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == f"Processing job {name} started."
+    assert shown[-1] == f"Processing job {name}: Completed."
+    assert shown.count("rows_scored=1") == 1  # once, with no stream name before it
+    with pytest.raises(TutorialError) as failed:
+        jobs.run_processing(processor, poll_seconds=0.5, inputs=[model], arguments=["fail"])
+    failed_name = processor.latest_job.processing_job_name
+    assert str(failed.value) == (
+        f"Processing job {failed_name} is Failed: "
+        "Table MAINTENANCE_READINGS is missing: run notebook 03 first."
+    )
 
 
 def test_the_job_acts_as_a_session_of_its_role_with_its_environment(

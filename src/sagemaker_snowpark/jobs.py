@@ -1,9 +1,10 @@
-"""Run a SageMaker training job from a notebook and show its log as plain lines.
+"""Run a SageMaker training or processing job from a notebook and show its log as plain lines.
 
 The SDK's `ModelTrainer.train(wait=True, logs=True)` draws a live progress panel (in Jupyter a
 widget, saved into the notebook with its terminal codes) and puts the log stream's name before
-every line. `run` starts the job with the SDK, then prints each CloudWatch Logs line of the job
-once, as the container wrote it, until the job ends: the same on AWS and on the local stack.
+every line; `Processor.run(logs=True)` prints terminal colour codes. `run` and `run_processing`
+start the job with the SDK, then print each CloudWatch Logs line of the job once, as the
+container wrote it, until the job ends: the same on AWS and on the local stack.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from botocore.exceptions import ClientError
 
 from .errors import TutorialError
 
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 FINAL_STATUSES = ("Completed", "Failed", "Stopped")
 
 
@@ -36,32 +36,62 @@ def run(trainer, show_logs: bool = True, poll_seconds: float = 5) -> dict:
     """
     trainer.train(wait=False, logs=False)
     name = job_name(trainer)
-    print(f"Training job {name} started.", flush=True)
-    sagemaker, logs = boto3.client("sagemaker"), boto3.client("logs")
+    sagemaker = boto3.client("sagemaker")
+    return _follow(
+        "Training",
+        name,
+        lambda: sagemaker.describe_training_job(TrainingJobName=name),
+        lambda job: job["ResourceConfig"]["InstanceCount"],
+        show_logs,
+        poll_seconds,
+    )
+
+
+def run_processing(processor, show_logs: bool = True, poll_seconds: float = 5, **arguments):
+    """Start a processing job with `processor.run(**arguments)`, print its log lines until it
+    ends; DescribeProcessingJob's answer. A job that fails or is stopped raises a TutorialError
+    with the program's ExitMessage (its one-line reason), else SageMaker's FailureReason."""
+    processor.run(wait=False, logs=False, **arguments)
+    name = processor.latest_job.processing_job_name
+    sagemaker = boto3.client("sagemaker")
+    return _follow(
+        "Processing",
+        name,
+        lambda: sagemaker.describe_processing_job(ProcessingJobName=name),
+        lambda job: job["ProcessingResources"]["ClusterConfig"]["InstanceCount"],
+        show_logs,
+        poll_seconds,
+    )
+
+
+def _follow(kind, name, describe, instances, show_logs, poll_seconds) -> dict:
+    print(f"{kind} job {name} started.", flush=True)
+    logs = boto3.client("logs")
+    group = f"/aws/sagemaker/{kind}Jobs"
     tokens: dict[str, str | None] = {}
     ended = False
     while True:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
+        job = describe()
         if show_logs:
-            _print_new_lines(logs, name, job["ResourceConfig"]["InstanceCount"], tokens)
+            _print_new_lines(logs, group, name, instances(job), tokens)
         if ended:
             break
         # One more read after the job ends: CloudWatch may show its last lines a moment late.
-        ended = job["TrainingJobStatus"] in FINAL_STATUSES
+        ended = job[f"{kind}JobStatus"] in FINAL_STATUSES
         time.sleep(poll_seconds)
-    status = job["TrainingJobStatus"]
-    print(f"Training job {name}: {status}.", flush=True)
+    status = job[f"{kind}JobStatus"]
+    print(f"{kind} job {name}: {status}.", flush=True)
     if status != "Completed":
-        reason = job.get("FailureReason", "no reason given")
-        raise TutorialError(f"Training job {name} is {status}: {reason}")
+        reason = job.get("ExitMessage") or job.get("FailureReason") or "no reason given"
+        raise TutorialError(f"{kind} job {name} is {status}: {reason.strip()}")
     return job
 
 
-def _print_new_lines(logs, name: str, instances: int, tokens: dict[str, str | None]) -> None:
+def _print_new_lines(logs, group: str, name: str, instances: int, tokens: dict) -> None:
     """Print the lines each of the job's log streams gained since the last call."""
     try:
         pages = logs.get_paginator("describe_log_streams").paginate(
-            logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/"
+            logGroupName=group, logStreamNamePrefix=f"{name}/"
         )
         streams = sorted(s["logStreamName"] for page in pages for s in page["logStreams"])
     except ClientError as error:
@@ -74,7 +104,7 @@ def _print_new_lines(logs, name: str, instances: int, tokens: dict[str, str | No
         while True:
             kwargs = {"nextToken": tokens[stream]} if tokens.get(stream) else {}
             page = logs.get_log_events(
-                logGroupName=LOG_GROUP, logStreamName=stream, startFromHead=True, **kwargs
+                logGroupName=group, logStreamName=stream, startFromHead=True, **kwargs
             )
             for event in page["events"]:
                 print(f"{prefix}{event['message'].rstrip()}", flush=True)

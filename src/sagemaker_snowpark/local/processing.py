@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -42,10 +41,9 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from . import docker
 from .aws import (
-    DEFAULT_PAGE_SIZE,
-    _one_page,
     _validate_request,
     find_ecr_image,
+    list_jobs,
     list_s3_keys,
     read_s3_object,
     write_s3_object,
@@ -206,48 +204,20 @@ def install(runtime: ProcessingRuntime) -> None:
 
     def list_processing_jobs(self: SageMakerResponse) -> ActionResult:
         params = _validate_request(self, "ListProcessingJobs")
-        jobs = list(self.sagemaker_backend.processing_jobs.values())
-        jobs = [j for j in jobs if params.get("NameContains", "") in j.processing_job_name]
-        if status := params.get("StatusEquals"):
-            jobs = [j for j in jobs if j.processing_job_status == status]
-        for member, attribute, after in (
-            ("CreationTimeAfter", "creation_time", True),
-            ("CreationTimeBefore", "creation_time", False),
-            ("LastModifiedTimeAfter", "last_modified_time", True),
-            ("LastModifiedTimeBefore", "last_modified_time", False),
-        ):
-            if member in params:
-                bound = _timestamp(params[member])
-                jobs = [j for j in jobs if (getattr(j, attribute) > bound) == after]
-        sort_keys = {
-            "CreationTime": lambda j: j.creation_time,
-            "Name": lambda j: j.processing_job_name,
-            "Status": lambda j: j.processing_job_status,
-        }
-        # ListProcessingJobs' documented defaults: CreationTime, Ascending.
-        order = params.get("SortOrder", "Ascending")
-        jobs.sort(key=sort_keys[params.get("SortBy", "CreationTime")], reverse=order != "Ascending")
-        token = params.get("NextToken")
-        invalid = ValidationError(
-            f"NextToken {token!r} is not valid: pass the one the last page gave."
+        # ListProcessingJobs' documented defaults: CreationTime, Ascending; filters before paging.
+        return list_jobs(
+            params,
+            list(self.sagemaker_backend.processing_jobs.values()),
+            name="processing_job_name",
+            status="processing_job_status",
+            key="ProcessingJobSummaries",
+            summary=_summary,
+            default_order="Ascending",
         )
-        page, next_token = _one_page(
-            jobs, params.get("MaxResults") or DEFAULT_PAGE_SIZE, token, invalid
-        )
-        result = {"ProcessingJobSummaries": [_summary(job) for job in page]}
-        if next_token:
-            result["NextToken"] = next_token
-        return ActionResult(result)
 
     SageMakerResponse.create_processing_job = create_processing_job
     SageMakerResponse.stop_processing_job = stop_processing_job
     SageMakerResponse.list_processing_jobs = list_processing_jobs
-
-
-def _timestamp(value) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
 
 
 def _summary(job: FakeProcessingJob) -> dict:

@@ -20,7 +20,9 @@ StopProcessingJob) and runs the job with the training runtime's machinery, on on
   `<job>/algo-1-<epoch>`; exit code 0 makes the job Completed (then the outputs are uploaded to
   S3), any other Failed with AWS's "AlgorithmError: See job logs for more information"; the first
   KB of /opt/ml/output/message becomes ExitMessage (not UTF-8: a ClientError failure);
-- StopProcessingJob makes it Stopping, sends SIGTERM, SIGKILL after the grace period, then Stopped.
+- StopProcessingJob makes it Stopping, sends SIGTERM, SIGKILL after the grace period, then Stopped;
+  so does reaching StoppingCondition.MaxRuntimeInSeconds ("the processing job is stopped", with no
+  FailureReason).
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ from .aws import (
     write_s3_object,
 )
 from .iam import role_allows, role_trusts
-from .runtime import INHERITED_VARIABLES, TrainingRuntime, _pump_logs, _Run, role_session
+from .runtime import (
+    INHERITED_VARIABLES,
+    TrainingRuntime,
+    _pump_logs,
+    _Run,
+    max_runtime,
+    role_session,
+)
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CONTAINER_PATH = PurePosixPath("/opt/ml/processing")
@@ -250,6 +259,7 @@ class ProcessingRuntime(TrainingRuntime):
         if job is None:
             return
         started = time.time()
+        run.deadline = started + max_runtime(job.stopping_condition)
         job.processing_start_time = job.last_modified_time = utcnow()
         stream = f"{name}/{HOST}-{int(started)}"
         exit_message = None
@@ -328,7 +338,7 @@ class ProcessingRuntime(TrainingRuntime):
             daemon=True,
         )
         pump.start()
-        [code], _ = self._wait(run)
+        [code], _ = self._wait(run, on_timeout=lambda: _stopping(job))
         pump.join()
         docker.remove_env_file(root)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -359,7 +369,9 @@ class ProcessingRuntime(TrainingRuntime):
                     "ProcessingOutputConfig": job.processing_output_config or {"Outputs": []},
                     "ProcessingResources": {"ClusterConfig": cluster},
                     "RoleArn": job.role_arn,
-                    "StoppingCondition": job.stopping_condition or {"MaxRuntimeInSeconds": 86400},
+                    "StoppingCondition": {
+                        "MaxRuntimeInSeconds": max_runtime(job.stopping_condition)
+                    },
                 }
             )
         )
@@ -388,6 +400,11 @@ class ProcessingRuntime(TrainingRuntime):
                         "s3:PutObject there"
                     )
                 write_s3_object(account, bucket, key, path.read_bytes())
+
+
+def _stopping(job) -> None:
+    """A processing job whose time ran out is Stopping, as after StopProcessingJob."""
+    job.processing_job_status, job.last_modified_time = "Stopping", utcnow()
 
 
 def _outputs(job) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -200,6 +201,72 @@ def test_list_calls_page_at_the_default_size(sagemaker_client, role_arn, unique)
     for name in names:
         sagemaker_client.delete_app_image_config(AppImageConfigName=name)
         sagemaker_client.delete_image(ImageName=name)
+
+
+def _create_training_job(sagemaker, name, role_arn, bucket):
+    """A training job whose image is not in ECR: it fails at once, which is all a listing needs."""
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": f"{REGISTRY}/test-programs:never-built",
+            "TrainingInputMode": "File",
+        },
+        RoleArn=role_arn,
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/list-tests"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+
+
+def test_list_training_jobs_filters_then_sorts_and_pages(
+    sagemaker_client, role_arn, bucket, unique
+):
+    """moto pages before it filters and ignores SortBy/SortOrder; the stack does as AWS says."""
+    names = [f"list-{unique}-{kind}-{n}" for n, kind in enumerate(["match", "other"] * 2)]
+    for name in names:
+        _create_training_job(sagemaker_client, name, role_arn, bucket)
+        time.sleep(0.01)  # distinct creation times
+    deadline = time.time() + 30
+    for name in names:
+        while sagemaker_client.describe_training_job(TrainingJobName=name)[
+            "TrainingJobStatus"
+        ] not in ("Completed", "Failed", "Stopped"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+
+    def listed(**kwargs):
+        answer = sagemaker_client.list_training_jobs(**kwargs)
+        return [j["TrainingJobName"] for j in answer["TrainingJobSummaries"]], answer
+
+    newest_first = names[::-1]
+    assert listed(NameContains=f"list-{unique}")[0] == newest_first  # CreationTime, newest first
+    assert listed(NameContains=f"list-{unique}", SortOrder="Ascending")[0] == names
+    by_name = listed(NameContains=f"list-{unique}", SortBy="Name", SortOrder="Ascending")[0]
+    assert by_name == sorted(names)
+    # NameContains before MaxResults: the newest job whose name matches, not the newest job.
+    assert listed(NameContains=f"list-{unique}-match", MaxResults=1)[0] == [names[2]]
+    first, page = listed(NameContains=f"list-{unique}", MaxResults=3)
+    second, last = listed(NameContains=f"list-{unique}", MaxResults=3, NextToken=page["NextToken"])
+    assert first + second == newest_first and "NextToken" not in last
+    pages = sagemaker_client.get_paginator("list_training_jobs").paginate(
+        NameContains=f"list-{unique}", PaginationConfig={"PageSize": 1}
+    )
+    assert [j["TrainingJobName"] for p in pages for j in p["TrainingJobSummaries"]] == newest_first
+    summary = sagemaker_client.list_training_jobs(NameContains=names[0])["TrainingJobSummaries"]
+    assert (summary[0]["TrainingJobStatus"], summary[0]["SecondaryStatus"]) == ("Failed", "Failed")
+    # As documented: StatusEquals filters the MaxResults jobs already chosen, so a page may be
+    # short or empty while NextToken says that more follow.
+    failed, page = listed(NameContains=f"list-{unique}", StatusEquals="Failed", MaxResults=2)
+    assert failed == newest_first[:2] and page["NextToken"]
+    completed, page = listed(NameContains=f"list-{unique}", StatusEquals="Completed", MaxResults=2)
+    assert completed == [] and page["NextToken"]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert listed(NameContains=f"list-{unique}", CreationTimeAfter=later)[0] == []
+    assert listed(NameContains=f"list-{unique}", LastModifiedTimeBefore=later)[0] == newest_first
+    with pytest.raises(ClientError, match="NextToken 'bogus' is not valid"):
+        sagemaker_client.list_training_jobs(NextToken="bogus")
+    with pytest.raises(ClientError, match="SortOrder"):
+        sagemaker_client.list_training_jobs(SortOrder="Newest")
 
 
 def test_update_domain_merges_settings_and_checks_images(sagemaker_client, role_arn, unique):

@@ -369,6 +369,34 @@ def test_stopping_sends_sigterm_and_ends_stopped(
         sagemaker_client.stop_processing_job(ProcessingJobName=name)
 
 
+def test_max_runtime_sends_sigterm_and_ends_stopped(
+    image, bucket, role_arn, model_prefix, unique, sagemaker_client
+):
+    """At MaxRuntimeInSeconds "the processing job is stopped": SIGTERM, then Stopped with no
+    FailureReason (a failed job has one), and nothing uploaded."""
+    name = f"processing-timeout-{unique}"
+    sagemaker_client.create_processing_job(
+        **request(
+            name,
+            image,
+            role_arn,
+            bucket,
+            model_prefix,
+            "sleep",
+            StoppingCondition={"MaxRuntimeInSeconds": 2},
+        )
+    )
+    started = time.time()
+    job = finished(sagemaker_client, name)
+    assert time.time() - started < 30  # the program sleeps 120 s unless it is stopped
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert "FailureReason" not in job
+    assert job["ExitMessage"] == "stopped before scoring"
+    assert job["ProcessingEndTime"] - job["ProcessingStartTime"] >= timedelta(seconds=2)
+    assert "SIGTERM received, stopping" in log_of(name)
+    assert s3_keys(bucket, f"processing-tests/output/{name}") == []
+
+
 def _log_text(name: str) -> str:
     try:
         return log_of(name)

@@ -10,7 +10,7 @@ import time
 import boto3
 import pytest
 from sagemaker.core.resources import TrainingJob
-from sagemaker.core.shapes import MetricDefinition
+from sagemaker.core.shapes import MetricDefinition, StoppingCondition
 from sagemaker.core.training.configs import OutputDataConfig
 from sagemaker.core.utils.exceptions import FailedStatusError
 from sagemaker.train import Compute, ModelTrainer
@@ -83,7 +83,7 @@ def training_log(caplog):
     return lambda: "\n".join(r.getMessage() for r in caplog.records)
 
 
-def trainer(image, bucket, role_arn, instance_count=1, **hyperparameters):
+def trainer(image, bucket, role_arn, instance_count=1, max_runtime=3600, **hyperparameters):
     trainer = ModelTrainer(
         training_image=image,
         role=role_arn,
@@ -92,6 +92,7 @@ def trainer(image, bucket, role_arn, instance_count=1, **hyperparameters):
         environment={"GREETING": "hello"},
         compute=Compute(instance_type="ml.m5.large", instance_count=instance_count),
         output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/runtime-tests"),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=max_runtime),
     )
     return trainer.with_metric_definitions(
         [MetricDefinition(name="validation:roc_auc", regex=r"validation:roc_auc=([0-9.]+)")]
@@ -201,6 +202,31 @@ def test_stop_sends_sigterm_and_ends_stopped(image, bucket, role_arn, training_l
     assert "SIGTERM received, stopping" in training_log()
     with pytest.raises(Exception, match="cannot be stopped"):
         sagemaker.stop_training_job(TrainingJobName=name)
+
+
+def test_max_runtime_sends_sigterm_and_ends_stopped_max_runtime_exceeded(
+    image, bucket, role_arn, training_log
+):
+    """As SageMaker: at MaxRuntimeInSeconds the program gets SIGTERM (and the 120 s grace), and
+    the job is Stopped with SecondaryStatus MaxRuntimeExceeded, no FailureReason."""
+    model_trainer = trainer(image, bucket, role_arn, max_runtime=2, mode="sleep")
+    started = time.time()
+    model_trainer.train(wait=True, logs=True)  # a stopped job is no error for the SDK
+    assert time.time() - started < 30  # the program sleeps 120 s unless it is stopped
+    name = model_trainer._latest_training_job.training_job_name
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == (
+        "Stopped",
+        "MaxRuntimeExceeded",
+    )
+    assert "FailureReason" not in described
+    last = described["SecondaryStatusTransitions"][-1]
+    assert last["Status"] == "MaxRuntimeExceeded"
+    assert "exceeded the maximum allowed runtime (MaxRuntimeInSeconds 2)" in last["StatusMessage"]
+    assert described["TrainingTimeInSeconds"] >= 2
+    log = training_log()
+    assert "sleeping" in log and "SIGTERM received, stopping" in log
+    assert "Final Resource Status: [bold]Stopped" in log
 
 
 def test_two_hosts_each_get_their_own_tree_and_log_stream(image, bucket, role_arn, training_log):

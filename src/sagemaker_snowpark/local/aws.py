@@ -8,7 +8,9 @@ SageMaker. This module adds, by patching moto's SageMaker and CodeBuild handlers
   records, so that DeleteImage and UpdateDomain answer ResourceInUse while a space runs an image
   (moto has none of them);
 - UpdateDomain;
-- CreateTrainingJob that really runs the job (through `runtime`) and StopTrainingJob;
+- CreateTrainingJob that really runs the job (through `runtime`), StopTrainingJob, and
+  ListTrainingJobs sorted and paged as AWS documents (moto ignores SortBy and SortOrder, and pages
+  before it filters);
 - CodeBuild builds that record an image in ECR (through `builder`) instead of always succeeding;
 - CloudFormation for the Studio resources of infrastructure/tutorial.yaml (local/cloudformation.py),
   and ListApps and the Describe calls of what it makes.
@@ -27,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -275,6 +278,64 @@ def _one_page(items: list, size: int, token: str | None, invalid: Exception):
         raise invalid
     start = int(token or 0)
     return items[start : start + size], str(start + size) if start + size < len(items) else None
+
+
+def _timestamp(value) -> datetime:
+    """A request's timestamp (epoch seconds or ISO 8601) as moto's naive UTC datetimes."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+_TIME_FILTERS = (
+    ("CreationTimeAfter", "creation_time", True),
+    ("CreationTimeBefore", "creation_time", False),
+    ("LastModifiedTimeAfter", "last_modified_time", True),
+    ("LastModifiedTimeBefore", "last_modified_time", False),
+)
+
+
+def list_jobs(
+    params: dict,
+    jobs: list,
+    *,
+    name: str,
+    status: str,
+    key: str,
+    summary: Callable[[Any], dict],
+    default_order: str,
+    status_after_paging: bool = False,
+) -> ActionResult:
+    """ListTrainingJobs and ListProcessingJobs: NameContains and the time filters, SortBy
+    (CreationTime by default), SortOrder, then MaxResults and NextToken over what is left.
+
+    `name` and `status` are the attributes of moto's job records. With `status_after_paging`,
+    StatusEquals filters the page MaxResults chose, as ListTrainingJobs documents."""
+    jobs = [j for j in jobs if params.get("NameContains", "") in getattr(j, name)]
+    for member, attribute, after in _TIME_FILTERS:
+        if member in params:
+            bound = _timestamp(params[member])
+            jobs = [j for j in jobs if (getattr(j, attribute) > bound) == after]
+    wanted = params.get("StatusEquals")
+    if wanted and not status_after_paging:
+        jobs = [j for j in jobs if getattr(j, status) == wanted]
+    sort_keys = {
+        "CreationTime": lambda j: j.creation_time,
+        "Name": lambda j: getattr(j, name),
+        "Status": lambda j: getattr(j, status),
+    }
+    order = params.get("SortOrder", default_order)
+    jobs.sort(key=sort_keys[params.get("SortBy", "CreationTime")], reverse=order == "Descending")
+    token = params.get("NextToken")
+    invalid = ValidationError(f"NextToken {token!r} is not valid: pass the one the last page gave.")
+    size = params.get("MaxResults") or DEFAULT_PAGE_SIZE
+    page, next_token = _one_page(jobs, size, token, invalid)
+    if wanted and status_after_paging:
+        page = [j for j in page if getattr(j, status) == wanted]
+    result = {key: [summary(job) for job in page]}
+    if next_token:
+        result["NextToken"] = next_token
+    return ActionResult(result)
 
 
 @_sagemaker_action
@@ -704,8 +765,40 @@ def _install_training(runtime) -> None:
         runtime.stop(self.current_account, self.region, name)
         return EmptyResult()
 
+    def list_training_jobs(self: SageMakerResponse) -> ActionResult:
+        params = _validate_request(self, "ListTrainingJobs")
+        jobs = list(self.sagemaker_backend.training_jobs.values())
+        if params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"):
+            jobs = []  # no job of the local stack has a warm pool or a training plan
+        # The reference gives SortOrder's default as Ascending, but its note on StatusEquals
+        # describes a call without one as listing "from the most current to the oldest".
+        return list_jobs(
+            params,
+            jobs,
+            name="training_job_name",
+            status="training_job_status",
+            key="TrainingJobSummaries",
+            summary=_training_summary,
+            default_order="Descending",
+            status_after_paging=True,
+        )
+
     SageMakerResponse.create_training_job = create_training_job
     SageMakerResponse.stop_training_job = stop_training_job
+    SageMakerResponse.list_training_jobs = list_training_jobs
+
+
+def _training_summary(job) -> dict:
+    summary = {
+        "TrainingJobName": job.training_job_name,
+        "TrainingJobArn": job.arn,
+        "CreationTime": job.creation_time,
+        "TrainingEndTime": job.training_end_time,
+        "LastModifiedTime": job.last_modified_time,
+        "TrainingJobStatus": job.training_job_status,
+        "SecondaryStatus": job.secondary_status,
+    }
+    return {key: value for key, value in summary.items() if value is not None}
 
 
 # --- CodeBuild

@@ -20,7 +20,9 @@ StopProcessingJob) and runs the job with the training runtime's machinery, on on
   `<job>/algo-1-<epoch>`; exit code 0 makes the job Completed (then the outputs are uploaded to
   S3), any other Failed with AWS's "AlgorithmError: See job logs for more information"; the first
   KB of /opt/ml/output/message becomes ExitMessage (not UTF-8: a ClientError failure);
-- StopProcessingJob makes it Stopping, sends SIGTERM, SIGKILL after the grace period, then Stopped.
+- StopProcessingJob makes it Stopping, sends SIGTERM, SIGKILL after the grace period, then Stopped;
+  so does reaching StoppingCondition.MaxRuntimeInSeconds ("the processing job is stopped", with no
+  FailureReason).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import shutil
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -42,16 +43,22 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from . import docker
 from .aws import (
-    DEFAULT_PAGE_SIZE,
-    _one_page,
     _validate_request,
     find_ecr_image,
+    list_jobs,
     list_s3_keys,
     read_s3_object,
     write_s3_object,
 )
 from .iam import role_allows, role_trusts
-from .runtime import INHERITED_VARIABLES, TrainingRuntime, _pump_logs, _Run, role_session
+from .runtime import (
+    INHERITED_VARIABLES,
+    TrainingRuntime,
+    _pump_logs,
+    _Run,
+    max_runtime,
+    role_session,
+)
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CONTAINER_PATH = PurePosixPath("/opt/ml/processing")
@@ -206,48 +213,20 @@ def install(runtime: ProcessingRuntime) -> None:
 
     def list_processing_jobs(self: SageMakerResponse) -> ActionResult:
         params = _validate_request(self, "ListProcessingJobs")
-        jobs = list(self.sagemaker_backend.processing_jobs.values())
-        jobs = [j for j in jobs if params.get("NameContains", "") in j.processing_job_name]
-        if status := params.get("StatusEquals"):
-            jobs = [j for j in jobs if j.processing_job_status == status]
-        for member, attribute, after in (
-            ("CreationTimeAfter", "creation_time", True),
-            ("CreationTimeBefore", "creation_time", False),
-            ("LastModifiedTimeAfter", "last_modified_time", True),
-            ("LastModifiedTimeBefore", "last_modified_time", False),
-        ):
-            if member in params:
-                bound = _timestamp(params[member])
-                jobs = [j for j in jobs if (getattr(j, attribute) > bound) == after]
-        sort_keys = {
-            "CreationTime": lambda j: j.creation_time,
-            "Name": lambda j: j.processing_job_name,
-            "Status": lambda j: j.processing_job_status,
-        }
-        # ListProcessingJobs' documented defaults: CreationTime, Ascending.
-        order = params.get("SortOrder", "Ascending")
-        jobs.sort(key=sort_keys[params.get("SortBy", "CreationTime")], reverse=order != "Ascending")
-        token = params.get("NextToken")
-        invalid = ValidationError(
-            f"NextToken {token!r} is not valid: pass the one the last page gave."
+        # ListProcessingJobs' documented defaults: CreationTime, Ascending; filters before paging.
+        return list_jobs(
+            params,
+            list(self.sagemaker_backend.processing_jobs.values()),
+            name="processing_job_name",
+            status="processing_job_status",
+            key="ProcessingJobSummaries",
+            summary=_summary,
+            default_order="Ascending",
         )
-        page, next_token = _one_page(
-            jobs, params.get("MaxResults") or DEFAULT_PAGE_SIZE, token, invalid
-        )
-        result = {"ProcessingJobSummaries": [_summary(job) for job in page]}
-        if next_token:
-            result["NextToken"] = next_token
-        return ActionResult(result)
 
     SageMakerResponse.create_processing_job = create_processing_job
     SageMakerResponse.stop_processing_job = stop_processing_job
     SageMakerResponse.list_processing_jobs = list_processing_jobs
-
-
-def _timestamp(value) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
 
 
 def _summary(job: FakeProcessingJob) -> dict:
@@ -280,6 +259,7 @@ class ProcessingRuntime(TrainingRuntime):
         if job is None:
             return
         started = time.time()
+        run.deadline = started + max_runtime(job.stopping_condition)
         job.processing_start_time = job.last_modified_time = utcnow()
         stream = f"{name}/{HOST}-{int(started)}"
         exit_message = None
@@ -358,7 +338,7 @@ class ProcessingRuntime(TrainingRuntime):
             daemon=True,
         )
         pump.start()
-        [code], _ = self._wait(run)
+        [code], _ = self._wait(run, on_timeout=lambda: _stopping(job))
         pump.join()
         docker.remove_env_file(root)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -389,7 +369,9 @@ class ProcessingRuntime(TrainingRuntime):
                     "ProcessingOutputConfig": job.processing_output_config or {"Outputs": []},
                     "ProcessingResources": {"ClusterConfig": cluster},
                     "RoleArn": job.role_arn,
-                    "StoppingCondition": job.stopping_condition or {"MaxRuntimeInSeconds": 86400},
+                    "StoppingCondition": {
+                        "MaxRuntimeInSeconds": max_runtime(job.stopping_condition)
+                    },
                 }
             )
         )
@@ -418,6 +400,11 @@ class ProcessingRuntime(TrainingRuntime):
                         "s3:PutObject there"
                     )
                 write_s3_object(account, bucket, key, path.read_bytes())
+
+
+def _stopping(job) -> None:
+    """A processing job whose time ran out is Stopping, as after StopProcessingJob."""
+    job.processing_job_status, job.last_modified_time = "Stopping", utcnow()
 
 
 def _outputs(job) -> list[dict]:

@@ -6,7 +6,8 @@ its output to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`, stream `<job>/algo
 and lets the exit codes decide the status. Afterwards /opt/ml/model becomes model.tar.gz and
 /opt/ml/output/data becomes output.tar.gz at the job's S3 output path, and the text of
 /opt/ml/output/failure becomes FailureReason. StopTrainingJob sends SIGTERM, then SIGKILL after a
-grace period, as SageMaker does.
+grace period, as SageMaker does; so does reaching StoppingCondition.MaxRuntimeInSeconds, after
+which the job is Stopped with SecondaryStatus MaxRuntimeExceeded.
 
 In `docker` mode (a Docker engine answers) each host is a container of the real image, started as
 `docker run IMAGE train` with the host's tree mounted on /opt/ml, a scratch folder on /tmp, the
@@ -31,6 +32,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,7 @@ from .builds import BuiltImage
 from .iam import role_allows
 
 FAILURE_REASON_LIMIT = 1024  # SageMaker truncates FailureReason to 1024 characters
+DEFAULT_MAX_RUNTIME_SECONDS = 86400  # StoppingCondition.MaxRuntimeInSeconds: "1 day" by default
 LOG_FLUSH_SECONDS = 0.5
 # Variables of the stack's own process that a process-mode program inherits; the rest (a learner's
 # real AWS credentials among them) stays out. A container keeps its image's own.
@@ -63,12 +66,15 @@ class _ClientError(Exception):
 
 @dataclass
 class _Run:
-    """One running job: its processes and whether a stop was asked for."""
+    """One running job: its processes, whether a stop was asked for, and when its
+    MaxRuntimeInSeconds runs out (`deadline`, a time.time(); `timed_out` once it has)."""
 
     processes: list[subprocess.Popen] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    deadline: float | None = None
+    timed_out: bool = False
 
 
 class TrainingRuntime:
@@ -126,6 +132,7 @@ class TrainingRuntime:
         if job is None:
             return
         started = time.time()
+        run.deadline = started + max_runtime(job.stopping_condition)
         job.training_start_time = utcnow()
         hosts = [f"algo-{i}" for i in range(1, job.resource_config["InstanceCount"] + 1)]
         streams = {host: f"{name}/{host}-{int(started)}" for host in hosts}
@@ -159,7 +166,15 @@ class TrainingRuntime:
         if reason:
             job.failure_reason = reason[:FAILURE_REASON_LIMIT]
         # Last: the SDK stops reading logs once it sees a final status.
-        self._transition(job, status, reason or "")
+        if run.timed_out:
+            self._transition(
+                job,
+                "MaxRuntimeExceeded",
+                "The job stopped because it exceeded the maximum allowed runtime "
+                f"(MaxRuntimeInSeconds {max_runtime(job.stopping_condition)}).",
+            )
+        else:
+            self._transition(job, status, reason or "")
         job.training_job_status = status
         with self._lock:
             self._runs.pop((account, region, job.training_job_name), None)
@@ -257,7 +272,7 @@ class TrainingRuntime:
             pump.start()
             pumps.append(pump)
 
-        exit_codes, first_failed = self._wait(run)
+        exit_codes, first_failed = self._wait(run, on_timeout=lambda: _stopping(job))
         for pump in pumps:
             pump.join()
         for tree in trees.values():
@@ -277,8 +292,11 @@ class TrainingRuntime:
         code = exit_codes[first_failed]
         return "Failed", f"AlgorithmError: the train program on {host} exited with code {code}"
 
-    def _wait(self, run: _Run) -> tuple[list[int], int | None]:
-        """Wait for every process; one failing host stops the others, as on SageMaker.
+    def _wait(
+        self, run: _Run, on_timeout: Callable[[], None] | None = None
+    ) -> tuple[list[int], int | None]:
+        """Wait for every process; one failing host stops the others, as on SageMaker, and so
+        does the run's deadline (then `on_timeout` is called, and `run.timed_out` is set).
 
         Returns the exit codes and the index of the first host that failed by itself (None: all
         ended well), whose reason becomes the job's."""
@@ -291,6 +309,17 @@ class TrainingRuntime:
                 first_failed = failed[0] if failed else None
             if all(c is not None for c in codes):
                 return codes, first_failed
+            if (
+                stop_sent_at is None
+                and not run.stop_requested.is_set()
+                and run.deadline is not None
+                and time.time() >= run.deadline
+            ):
+                # MaxRuntimeInSeconds: SageMaker ends the job as a stop does, SIGTERM and grace.
+                run.timed_out = True
+                run.stop_requested.set()
+                if on_timeout is not None:
+                    on_timeout()
             if stop_sent_at is None and (
                 run.stop_requested.is_set() or any(c not in (None, 0) for c in codes)
             ):
@@ -418,6 +447,18 @@ class TrainingRuntime:
         job.last_modified_time = now
 
 
+def max_runtime(stopping_condition: dict | None) -> int:
+    """A job's MaxRuntimeInSeconds, or SageMaker's default."""
+    limit = (stopping_condition or {}).get("MaxRuntimeInSeconds")
+    return int(limit or DEFAULT_MAX_RUNTIME_SECONDS)
+
+
+def _stopping(job) -> None:
+    """A training job whose time ran out is Stopping, as after StopTrainingJob."""
+    job.training_job_status, job.secondary_status = "Stopping", "Stopping"
+    job.last_modified_time = utcnow()
+
+
 def role_session(job_arn: str, role_arn: str, stopping_condition: dict | None) -> dict[str, str]:
     """Credentials of a session of the job's execution role, lasting as long as the job may run."""
     account, region = job_arn.split(":")[4], job_arn.split(":")[3]
@@ -426,7 +467,7 @@ def role_session(job_arn: str, role_arn: str, stopping_condition: dict | None) -
         role_session_name="SageMaker",
         role_arn=role_arn,
         policy=None,
-        duration=int((stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400) + 3600,
+        duration=max_runtime(stopping_condition) + 3600,
         external_id=None,
     )
     return {

@@ -214,13 +214,15 @@ def test_the_clean_up_drops_the_scoring_tables_when_asked(model, tmp_path):
         done = cleanup.drop_scoring_tables(session, names)
         tables = {r["name"] for r in session.sql("SHOW TABLES").collect()}
         again = cleanup.drop_scoring_tables(session, names)  # a second run is harmless
-        # The other tests score the readings: make them again.
+        # The tests after this one score the readings: make them again.
         data.maintenance_readings(session).write.save_as_table(data.READINGS_TABLE)
     finally:
         session.close()
     assert [line.split()[0] for line in done] == [PREDICTIONS, data.READINGS_TABLE]
     assert not {PREDICTIONS, data.READINGS_TABLE} & tables
     assert len(again) == 2
+    # The tests after this one find the predictions table, as a re-run makes it.
+    assert run_score(tmp_path / "again", model, version="cleanup-1")[0] == 0
 
 
 def garbage_archive(tmp_path: Path) -> Path:
@@ -275,6 +277,12 @@ def unknown_feature_model(tmp_path: Path) -> Path:
         ("model", ("--batch-size", "10"), "Bad arguments: argument --batch-size"),
         ("no version", (), "Bad arguments: the following arguments are required: --model-ver"),
         ("model", ("--secret-name", "tests/no-such"), "Secret tests/no-such does not exist"),
+        ("model", ("--region", "us east 1"), "Region 'us east 1' is not an AWS Region name"),
+        (
+            "model",
+            ("--warehouse", 'HOL_WH"; DROP TABLE X'),
+            "Argument --warehouse 'HOL_WH\"; DROP TABLE X' is not a Snowflake identifier",
+        ),
     ],
 )
 def test_each_error_becomes_the_exit_message(model, tmp_path, case, arguments, reason):

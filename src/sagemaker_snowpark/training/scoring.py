@@ -116,6 +116,11 @@ def _batch_size(value: str) -> int:
     return size
 
 
+def _identifier(option: str):
+    """The checker of a name that goes into SQL (a TutorialError passes through argparse)."""
+    return lambda value: value and connection.check_identifier(value, f"Argument --{option}")
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = _Parser(prog="score", description="Score a Snowflake table with the trained model.")
     parser.add_argument("--model-version", type=_version, required=True, help="training job name")
@@ -126,7 +131,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--target-table", type=_table, default="MAINTENANCE_PREDICTIONS")
     parser.add_argument("--batch-size", type=_batch_size, default=100_000, help="rows a batch")
     for name in NAMESPACE_DEFAULTS:
-        parser.add_argument(f"--{name}", default="", help=f"overrides the secret's {name}")
+        parser.add_argument(
+            f"--{name}", type=_identifier(name), default="", help=f"overrides the secret's {name}"
+        )
     return parser.parse_args(argv)
 
 
@@ -354,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         run(paths, sys.argv[1:] if argv is None else argv)
         return 0
     except StopRequested:
-        message = "Stopped by StopProcessingJob: no predictions were written."
+        message = (
+            "Stopped by SageMaker (StopProcessingJob, or the job's MaxRuntimeInSeconds): no "
+            "predictions were written."
+        )
         code = 143
     except TutorialError as error:
         message, code = str(error), 1

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+import docker_engine
 import pytest
 
 from sagemaker_snowpark.images import build_and_push
@@ -158,3 +159,9 @@ def environment_of():
             boto3.DEFAULT_SESSION = None
 
     return switched
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The Docker engine of the docker-marked tests: started once for the whole session."""
+    yield from docker_engine.engine()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from docker_engine import docker_mode_stack
 from sagemaker.core.processing import Processor
 from sagemaker.core.shapes import (
     ProcessingInput,
@@ -18,7 +19,6 @@ from sagemaker.core.shapes import (
     ProcessingS3Input,
     ProcessingS3Output,
 )
-from test_docker import engine  # noqa: F401  (the Docker engine the docker-marked tests use)
 
 from sagemaker_snowpark import jobs
 from sagemaker_snowpark.errors import TutorialError
@@ -592,22 +592,14 @@ def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
 
 @pytest.mark.docker
 def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
-    engine,  # noqa: F811  (test_docker's fixture)
+    engine,
     tmp_path_factory,
     environment_of,
     unique,
 ):
     """`docker run --entrypoint score IMAGE ok` with the job's tree on /opt/ml."""
     base = tmp_path_factory.mktemp("docker-processing")
-    state = base / "state"
-    saved = dict(os.environ)
-    os.environ.update({**engine.env, "SNOWPARK_LOCAL_RUNTIME": "docker"})
-    try:
-        stack.up(state)  # the stack inherits the engine's variables
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
+    with docker_mode_stack(engine, base / "state") as state:
         with environment_of(state, base / "artifacts", administrator=True):
             iam = boto3.client("iam")
             role = iam.create_role(
@@ -653,5 +645,3 @@ def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
                 f"{prefix}/nested/summary.txt",
                 f"{prefix}/predictions.csv",
             ]
-    finally:
-        stack.down(state)

@@ -15,10 +15,9 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
-from test_docker import engine  # noqa: F401 (the Docker engine fixture, for the docker test)
+from docker_engine import docker_mode_stack
 
 from sagemaker_snowpark import cleanup, connection, data, keypair
-from sagemaker_snowpark.local import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
@@ -442,19 +441,11 @@ def test_a_failing_processing_job_reports_the_program_s_reason(model, bucket, ro
 def test_a_processing_job_runs_the_image_as_a_container(
     tmp_path_factory,
     environment_of,
-    engine,  # noqa: F811 (test_docker's fixture, imported above)
+    engine,
 ):
     """Docker mode: the stack runs `score` in a container of the image built by Docker."""
     base = tmp_path_factory.mktemp("docker-scoring")
-    state = base / "state"
-    saved = dict(os.environ)
-    os.environ.update({**engine.env, "SNOWPARK_LOCAL_RUNTIME": "docker"})
-    try:
-        stack.up(state)  # the stack inherits the engine's variables
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
+    with docker_mode_stack(engine, base / "state") as state:
         with environment_of(state, base / "artifacts", administrator=True):
             store_secret(DATABASE)
             load_tables(DATABASE, base / "cache")
@@ -479,8 +470,6 @@ def test_a_processing_job_runs_the_image_as_a_container(
                 "{{.Actor.Attributes.image}}",
             ).stdout.splitlines()
             assert image.uri.split("/", 1)[1] in events
-    finally:
-        stack.down(state)
 
 
 def test_the_tutorial_summary_adds_rows_scored_and_the_flagged_share(tmp_path):

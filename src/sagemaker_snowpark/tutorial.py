@@ -31,13 +31,14 @@ CELL_TIMEOUT_SECONDS = 1800
 REAL_DIR = Path("build") / "real-account"
 # What one run of the series costs on real accounts (us-east-1 list prices, 2026), stated before
 # it starts: two CodeBuild builds (general1.small, about 10 minutes), two training jobs
-# (ml.m5.large, one and then two instances, a few minutes each), ECR and S3 storage for a day,
-# one Secrets Manager secret for a day (it is deleted with a 7-day recovery window), and a
-# Snowflake X-Small warehouse for a few minutes (about 0.1 credit).
+# (ml.m5.large, one and then two instances, a few minutes each), one scoring Processing job
+# (ml.m5.large, a few minutes), ECR and S3 storage for a day, one Secrets Manager secret for a day
+# (it is deleted with a 7-day recovery window), and a Snowflake X-Small warehouse for a few
+# minutes (about 0.1 credit).
 REAL_COST = (
-    "under USD 1 on AWS (about 10 CodeBuild build minutes, 3 ml.m5.large training instances for "
-    "a few minutes, ECR, S3 and Secrets Manager for a day) and about 0.1 Snowflake credit (an "
-    "X-Small warehouse for a few minutes); it takes about 30 minutes"
+    "under USD 1 on AWS (about 10 CodeBuild build minutes, 4 ml.m5.large instances for a few "
+    "minutes each: 3 training and 1 scoring, ECR, S3 and Secrets Manager for a day) and about 0.1 "
+    "Snowflake credit (an X-Small warehouse for a few minutes); it takes about 40 minutes"
 )
 SCORING_SUMMARY = "scoring-summary.json"  # notebook 05 downloads the scoring job's summary
 

@@ -30,8 +30,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import threading
 import time
 from pathlib import Path, PurePosixPath
 
@@ -54,10 +52,10 @@ from .iam import role_allows, role_trusts
 from .runtime import (
     INHERITED_VARIABLES,
     TrainingRuntime,
-    _pump_logs,
     _Run,
     max_runtime,
     role_session,
+    start_program,
 )
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -321,23 +319,14 @@ class ProcessingRuntime(TrainingRuntime):
                     "TMPDIR": str(scratch),
                 }
             )
-        process = subprocess.Popen(
+        pump = start_program(
+            run,
             command,
-            cwd=root,
-            env=env if not built.docker_image else None,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so a stop reaches its children
+            root,
+            env if not built.docker_image else None,
+            (account, region, stream if can_log else None, []),
+            group=PROCESSING_LOG_GROUP,
         )
-        run.processes.append(process)
-        pump = threading.Thread(
-            target=_pump_logs,
-            args=(process, account, region, stream if can_log else None, []),
-            kwargs={"group": PROCESSING_LOG_GROUP},
-            daemon=True,
-        )
-        pump.start()
         [code], _ = self._wait(run, on_timeout=lambda: _stopping(job))
         pump.join()
         docker.remove_env_file(root)

@@ -254,23 +254,15 @@ class TrainingRuntime:
                         "TMPDIR": str(scratch[host]),
                     }
                 )
-            process = subprocess.Popen(
-                command,
-                cwd=trees[host],
-                env=env if not built.docker_image else None,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so a stop reaches its children
+            pumps.append(
+                start_program(
+                    run,
+                    command,
+                    trees[host],
+                    env if not built.docker_image else None,
+                    (account, region, streams[host] if can_log else None, logged[host]),
+                )
             )
-            run.processes.append(process)
-            pump = threading.Thread(
-                target=_pump_logs,
-                args=(process, account, region, streams[host] if can_log else None, logged[host]),
-                daemon=True,
-            )
-            pump.start()
-            pumps.append(pump)
 
         exit_codes, first_failed = self._wait(run, on_timeout=lambda: _stopping(job))
         for pump in pumps:
@@ -481,6 +473,26 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_program(run: _Run, command, cwd, env, log_to: tuple, group=TRAINING_LOG_GROUP):
+    """Start one host's program and the thread that copies its output to CloudWatch Logs
+    (`log_to`: account, Region, stream or None, the list of lines logged); the thread."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a stop reaches its children
+    )
+    run.processes.append(process)
+    pump = threading.Thread(
+        target=_pump_logs, args=(process, *log_to), kwargs={"group": group}, daemon=True
+    )
+    pump.start()
+    return pump
 
 
 def _pump_logs(

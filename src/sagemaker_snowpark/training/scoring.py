@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import connection
 from ..errors import TutorialError
-from . import dataset
+from . import contract, dataset
 from .program import MODEL, NAMESPACE_DEFAULTS, limit_malloc_arenas, peak_memory_mb
 
 # The predictions table: one row per machine and model version.
@@ -58,13 +58,8 @@ def log(message: str) -> None:
     print(f"[score] {message}", flush=True)
 
 
-@dataclass(frozen=True)
-class Paths:
-    root: Path
-
-    @classmethod
-    def from_environment(cls) -> Paths:
-        return cls(Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")))
+class Paths(contract.Paths):
+    """The Processing contract's paths, under the same root as training's (SAGEMAKER_BASE_DIR)."""
 
     @property
     def model_archive(self) -> Path:

@@ -85,7 +85,11 @@ def test_the_training_role_reads_only_the_tutorial_secret():
 
 def test_the_training_role_writes_only_its_prefix_and_pulls_only_its_image():
     by_sid = {s["Sid"]: s for s in statements("training-job-role.json")}
-    assert by_sid["WriteTheModelAndOutput"]["Resource"].endswith("/sagemaker-snowpark/training/*")
+    written = by_sid["WriteTheModelAndOutput"]["Resource"]
+    assert [r.split(":::sagemaker-*/")[1] for r in written] == [
+        "sagemaker-snowpark/training/*",
+        "sagemaker-snowpark/scoring/*",  # the scoring job's summary
+    ]
     assert by_sid["PullTheTrainingImage"]["Resource"].endswith(
         ":repository/sagemaker-snowpark-training"
     )

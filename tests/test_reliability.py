@@ -104,8 +104,9 @@ def test_a_failing_notebook_cell_reports_one_line(tmp_path, unique):
     with pytest.raises(TutorialError) as raised:
         execute(path, tmp_path / "out.ipynb")
     assert str(raised.value) == (
-        f"99_failing.ipynb failed: TutorialError: Secret tests/missing-{unique} does not exist in "
-        "us-east-1: run notebook 02 to store it, or check the secret name and Region."
+        f"99_failing.ipynb failed at code cell 2: TutorialError: Secret tests/missing-{unique} "
+        "does not exist in us-east-1: run notebook 02 to store it, or check the secret name and "
+        "Region."
     )
     error = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[1].outputs[0]
     assert error.output_type == "error" and len(error.traceback) == 1  # no library traceback

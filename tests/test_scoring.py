@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from docker_engine import docker_mode_stack
 
-from sagemaker_snowpark import cleanup, connection, data, keypair
+from sagemaker_snowpark import cleanup, connection, data, jobs, keypair
+from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.local import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
@@ -39,9 +41,9 @@ FEATURES = (
 )
 
 
-def store_secret(database: str) -> None:
+def store_secret(database: str, name: str = SECRET) -> None:
     connection.store_secret(
-        SECRET,
+        name,
         {
             "account": os.environ["SNOWFLAKE_ACCOUNT"],
             "user": "SAGEMAKER_TRAINING",
@@ -306,8 +308,11 @@ def test_each_error_becomes_the_exit_message(model, tmp_path, case, arguments, r
 # --- Real Processing jobs -------------------------------------------------------------------
 
 
-def run_processing_job(image_uri: str, model_uri: str, bucket: str, role_arn: str, version: str):
-    """Score through a SageMaker Processing job, as notebook 05 does; the job's description."""
+def run_processing_job(
+    image_uri: str, model_uri: str, bucket: str, role_arn: str, version: str, secret: str = SECRET
+):
+    """Score through a SageMaker Processing job, as notebook 05 does; the job's description
+    (a failed job raises a TutorialError with its ExitMessage)."""
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import (
         ProcessingInput,
@@ -324,7 +329,9 @@ def run_processing_job(image_uri: str, model_uri: str, bucket: str, role_arn: st
         instance_type="ml.m5.large",
         base_job_name="scoring-test",
     )
-    processor.run(
+    return jobs.run_processing(
+        processor,
+        poll_seconds=1,
         inputs=[
             ProcessingInput(
                 input_name="model",
@@ -340,27 +347,21 @@ def run_processing_job(image_uri: str, model_uri: str, bucket: str, role_arn: st
             ProcessingOutput(
                 output_name="summary",
                 s3_output=ProcessingS3Output(
-                    s3_uri=f"s3://{bucket}/scoring-tests/{version}",
+                    s3_uri=f"s3://{bucket}/sagemaker-snowpark/scoring/tests/{version}",
                     s3_upload_mode="EndOfJob",
                     local_path="/opt/ml/processing/output",
                 ),
             )
         ],
-        arguments=["--secret-name", SECRET, "--model-version", version, "--batch-size", "1000"],
-        wait=True,
-        logs=False,
-    )
-    return boto3.client("sagemaker").describe_processing_job(
-        ProcessingJobName=processor.latest_job.processing_job_name
+        arguments=["--secret-name", secret, "--model-version", version, "--batch-size", "1000"],
     )
 
 
 def check_job(job: dict, bucket: str, version: str) -> None:
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     s3 = boto3.client("s3")
-    summary = json.loads(
-        s3.get_object(Bucket=bucket, Key=f"scoring-tests/{version}/summary.json")["Body"].read()
-    )
+    key = f"sagemaker-snowpark/scoring/tests/{version}/summary.json"
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert summary["rows_scored"] == 3000 and summary["model_version"] == version
     rows = query(f"SELECT COUNT(*) FROM {PREDICTIONS} WHERE MODEL_VERSION = '{version}'")
     assert rows[0][0] == 3000
@@ -379,14 +380,14 @@ def check_job(job: dict, bucket: str, version: str) -> None:
     assert "rows_scored=3000" in messages
 
 
-def build_image(bucket: str, role_arn: str):
+def build_image(bucket: str, role_arn: str, repository: str = "sagemaker-snowpark-scoring-tests"):
     from sagemaker_snowpark.images import build_and_push
 
     return build_and_push(
         ROOT,
         ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
         "training_container/Dockerfile",
-        "sagemaker-snowpark-scoring-tests",
+        repository,
         bucket,
         role_arn,
         echo=lambda _: None,
@@ -419,11 +420,13 @@ def test_a_failing_processing_job_reports_the_program_s_reason(model, bucket, ro
         instance_type="ml.m5.large",
         base_job_name="scoring-test-fails",
     )
-    with pytest.raises(Exception):  # noqa: B017 (the SDK raises its own failure type)
-        processor.run(
+    # (SDK 3.x's own run(wait=True) fails here with an AttributeError of its own, not the
+    # reason: botocore has no UnexpectedStatusException. Notebook 05 uses jobs.run_processing.)
+    with pytest.raises(TutorialError, match=r"Processing job \S+ is Failed: No model at "):
+        jobs.run_processing(
+            processor,
+            poll_seconds=1,
             arguments=["--secret-name", SECRET, "--model-version", "no-model-given"],
-            wait=True,
-            logs=False,
         )
     job = boto3.client("sagemaker").describe_processing_job(
         ProcessingJobName=processor.latest_job.processing_job_name
@@ -451,10 +454,20 @@ def test_a_processing_job_runs_the_image_as_a_container(
             load_tables(DATABASE, base / "cache")
             model = train_model(base)
             bucket, role = os.environ["SAGEMAKER_BUCKET"], os.environ["SAGEMAKER_ROLE_ARN"]
-            image = build_image(bucket, role)
-            model_uri = upload_model(model, bucket, "scoring-tests/model/model.tar.gz")
+            # As notebook 04 builds it: CodeBuild's role pushes to the repository the execution
+            # role may pull from.
+            builder = f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}"
+            image = build_image(bucket, builder, "sagemaker-snowpark-training")
+            # Where training jobs leave models: the execution role reads only there.
+            key = "sagemaker-snowpark/training/scoring-tests/model.tar.gz"
+            model_uri = upload_model(model, bucket, key)
             started = time.time()
-            job = run_processing_job(image.uri, model_uri, bucket, role, "docker-job-test")
+            # The secret the execution role may read, as notebook 02 names it.
+            tutorial_secret = "sagemaker-snowpark/snowflake"
+            store_secret(DATABASE, name=tutorial_secret)
+            job = run_processing_job(
+                image.uri, model_uri, bucket, role, "docker-job-test", tutorial_secret
+            )
             check_job(job, bucket, "docker-job-test")
             events = engine.docker(
                 "events",

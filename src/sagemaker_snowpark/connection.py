@@ -236,7 +236,7 @@ def _aws_error(error: Exception, secret_name: str, region: str) -> TutorialError
     if code in ("AccessDeniedException", "AccessDenied"):
         return TutorialError(
             f"Not allowed to read secret {secret_name} in {region}: give the role "
-            "secretsmanager:GetSecretValue on it (see policies/ and the README)."
+            "secretsmanager:GetSecretValue on it (see policies/ and docs/security.md)."
         )
     if code in ("UnrecognizedClientException", "InvalidSignatureException"):
         return TutorialError(

@@ -456,9 +456,34 @@ _NAME_THEN_IF_NOT_EXISTS = re.compile(
 )
 
 
+# write_pandas uploads with `PUT 'file://...' ? options`, the stage bound to the ?. fakesnow then
+# answers with a local path to copy to, which works only when the client shares this machine's
+# files (not from a container). With the stage written in, fakesnow answers with an upload URL on
+# this server instead, as Snowflake answers with its storage. The connector asks again for that
+# URL with the same text and no bindings: the stage bound first is kept for it.
+_BOUND_PUT = re.compile(r"(?is)^\s*(put\s+'file://[^']*')\s+\?(.*)$")
+_bound_stages: OrderedDict = OrderedDict()
+
+
+def _bound_put(payload: dict, conn) -> None:
+    put = _BOUND_PUT.fullmatch(payload["sqlText"])
+    if put is None:
+        return
+    key = (id(conn), put.group(1))
+    bindings = payload.get("bindings") or {}
+    if len(bindings) == 1:
+        _bound_stages[key] = str(bindings["1"]["value"])
+        while len(_bound_stages) > 1000:
+            _bound_stages.popitem(last=False)
+    if key in _bound_stages:
+        payload["sqlText"] = f"{put.group(1)} {_bound_stages[key]}{put.group(2)}"
+        payload["bindings"] = None
+
+
 def _loading_statement(payload: dict, conn) -> JSONResponse | None:
     """Answer or reword the statements Snowpark's loading calls send (`payload` in place)."""
     payload["sqlText"] = _NAME_THEN_IF_NOT_EXISTS.sub(r"\1IF NOT EXISTS \2", payload["sqlText"])
+    _bound_put(payload, conn)
     bindings = payload.get("bindings") or {}
     if _INFER_SCHEMA.fullmatch(payload["sqlText"]) and len(bindings) == 2:
         answer = _infer_schema(conn, str(bindings["1"]["value"]))

@@ -22,8 +22,8 @@ import re
 import signal
 import sys
 import tarfile
-import tempfile
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -142,7 +142,15 @@ class Model:
     threshold: float
 
 
-def load_model(archive: Path, folder: Path) -> Model:
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    """A file at the archive's top level, named `name` or `./name`; KeyError if there is none."""
+    for member in tar.getmembers():
+        if member.isfile() and member.name.removeprefix("./") == name:
+            return tar.extractfile(member).read()
+    raise KeyError(name)
+
+
+def load_model(archive: Path) -> Model:
     """The XGBoost model, its feature order and its threshold, from the training job's archive."""
     import xgboost
 
@@ -152,13 +160,14 @@ def load_model(archive: Path, folder: Path) -> Model:
             "with LocalPath /opt/ml/processing/model."
         )
     try:
+        # Only the two members it needs, read in memory: nothing from the archive reaches a path.
         with tarfile.open(archive) as tar:
-            tar.extractall(folder, filter="data")
-        metrics = json.loads((folder / "metrics.json").read_text())
-        booster = xgboost.Booster(model_file=str(folder / "xgboost-model.json"))
+            metrics = json.loads(_member(tar, "metrics.json"))
+            booster = xgboost.Booster()
+            booster.load_model(bytearray(_member(tar, "xgboost-model.json")))
         threshold = float(metrics["hyperparameters"]["threshold"])
         trained_on = tuple(metrics["models"][MODEL]["features"])
-    except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, xgboost.core.XGBoostError):
+    except (OSError, tarfile.TarError, ValueError, KeyError, xgboost.core.XGBoostError):
         raise TutorialError(
             f"{archive.name} is not a model of the training program (it needs xgboost-model.json "
             "and metrics.json): give the model.tar.gz of a training job of notebook 04."
@@ -303,8 +312,7 @@ def run(paths: Paths, argv: list[str]) -> dict:
     # Lines short enough to read in a notebook (120 characters with the longest names).
     log(f"model version {args.model_version}; region {region}")
     log(f"{args.source_table} -> {args.target_table}, {args.batch_size:,} rows a batch")
-    with tempfile.TemporaryDirectory(prefix="model-") as folder:
-        model = load_model(paths.model_archive, Path(folder))
+    model = load_model(paths.model_archive)
     log(f"model loaded: XGBoost on {len(model.features)} features, threshold {model.threshold:g}")
     from snowflake.snowpark.functions import col
 
@@ -366,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug or an unforeseen service error: still one line
         message = "Unexpected error: " + " ".join(f"{type(error).__name__}: {error}".split())[:500]
         code = 2
+        traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
     write_message(paths, message)
     log(f"failed: {message}")
     return code

@@ -58,6 +58,63 @@ def test_render_copies_a_changed_policy(tmp_path):
     assert infrastructure.render(rendered, tmp_path) == rendered
 
 
+# --- The Rules section, checked as CloudFormation checks it (moto ignores it)
+
+_RULES_TEMPLATE = """
+Parameters:
+  Subnets: {Type: CommaDelimitedList, Default: ""}
+Rules:
+  NeedsSubnets:
+    Assertions:
+      - Assert: %s
+        AssertDescription: Give Subnets.
+Resources:
+  Bucket: {Type: AWS::S3::Bucket}
+"""
+
+
+@pytest.mark.parametrize("call", ["create_stack", "create_change_set", "validate_template"])
+def test_rules_refuse_a_function_cloudformation_does_not_allow_there(call, unique):
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    body = _RULES_TEMPLATE % '!Not [!Equals [!Join ["", !Ref Subnets], ""]]'
+    arguments = {"TemplateBody": body}
+    if call != "validate_template":
+        arguments["StackName"] = f"rules-{unique}"
+    if call == "create_change_set":
+        arguments.update(ChangeSetName="deploy", ChangeSetType="CREATE")
+    with pytest.raises(cfn.exceptions.ClientError) as error:
+        getattr(cfn, call)(**arguments)
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert "Fn::Join is not supported in the Rules section" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "subnets, created", [("", False), ("subnet-1,,subnet-2", False), ("subnet-1,subnet-2", True)]
+)
+def test_rules_assertions_stop_the_stack_with_their_description(subnets, created, unique):
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    body = _RULES_TEMPLATE % '!Not [!Contains [!Ref Subnets, ""]]'
+    parameters = [{"ParameterKey": "Subnets", "ParameterValue": subnets}] if subnets else []
+    name = f"rules-{unique}"
+    if created:
+        cfn.create_stack(StackName=name, TemplateBody=body, Parameters=parameters)
+        cfn.delete_stack(StackName=name)
+        return
+    with pytest.raises(cfn.exceptions.ClientError) as error:
+        cfn.create_stack(StackName=name, TemplateBody=body, Parameters=parameters)
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert error.value.response["Error"]["Message"] == "Give Subnets."
+
+
+def test_the_template_refuses_a_new_domain_without_a_network():
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    with pytest.raises(cfn.exceptions.ClientError) as error:
+        cloudformation.deploy(cfn, "tutorial-no-network", {"RepositoryUrl": "https://x/y.git"})
+    assert error.value.response["Error"]["Message"] == (
+        "A new domain needs VpcId and SubnetIds (or give ExistingDomainId)."
+    )
+
+
 # --- The template deployed on the local stack (server mode, as the notebooks reach it): the stack
 # started with SNOWPARK_LOCAL_SEED=template makes no role, bucket or learner policy of its own; an
 # administrator deploys the template (a new domain in the default VPC) and attaches its learner

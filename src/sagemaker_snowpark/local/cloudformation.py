@@ -28,6 +28,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
 
 from ..errors import TutorialError
+from . import cloudformation_rules
 
 
 def studio_state(backend) -> dict[str, dict]:
@@ -357,6 +358,7 @@ def _delete_bucket(cls, resource_name, cloudformation_json, account_id, region_n
 def install() -> None:
     """Use the classes above for their types, and fail deletions as AWS does."""
     FakeBucket.delete_from_cloudformation_json = classmethod(_delete_bucket)
+    cloudformation_rules.install()
     _install_delete_failures()
     _install_change_set_outputs()
     _install_role_policies_as_json()

@@ -105,6 +105,68 @@ def test_a_secret_outside_the_policy_is_denied_and_question_marks_match_one_char
     assert [r["EvalDecision"] for r in results] == ["allowed", "implicitDeny", "implicitDeny"]
 
 
+@contextmanager
+def learner_policy_with(*statements: dict):
+    """The learner's policy and these statements, restored afterwards (as the administrator)."""
+    iam = administrator("iam")
+    policy = json.loads(document("learner.json"))
+    policy["Statement"] += list(statements)
+    iam.put_user_policy(
+        UserName=LEARNER_USER, PolicyName="learner", PolicyDocument=json.dumps(policy)
+    )
+    try:
+        yield
+    finally:
+        iam.put_user_policy(
+            UserName=LEARNER_USER, PolicyName="learner", PolicyDocument=document("learner.json")
+        )
+
+
+def test_a_missing_secret_is_authorized_against_its_arn_without_the_suffix(learner, unique):
+    """As AWS does: a grant on `name-??????` matches only a stored secret's ARN, so asking for a
+    secret that does not exist yet is denied unless the bare `secret:name` is granted."""
+    name = f"probe-{unique}"
+    arn = f"arn:aws:secretsmanager:*:*:secret:{name}"
+    suffixed = {
+        "Effect": "Allow",
+        "Action": "secretsmanager:DescribeSecret",
+        "Resource": f"{arn}-??????",
+    }
+    bare = {**suffixed, "Resource": arn}
+    secrets = boto3.client("secretsmanager")
+
+    def answer() -> str:
+        try:
+            secrets.describe_secret(SecretId=name)
+        except ClientError as error:
+            return error_code(error)
+        return "allowed"
+
+    with learner_policy_with(suffixed):
+        assert answer() == "AccessDeniedException"
+    with learner_policy_with(bare):
+        assert answer() == "ResourceNotFoundException"
+    administrator("secretsmanager").create_secret(Name=name, SecretString="{}")
+    try:
+        with learner_policy_with(bare):
+            assert answer() == "AccessDeniedException"
+        with learner_policy_with(suffixed):
+            assert answer() == "allowed"
+    finally:
+        administrator("secretsmanager").delete_secret(
+            SecretId=name, ForceDeleteWithoutRecovery=True
+        )
+
+
+def test_the_learner_may_ask_whether_the_tutorials_secret_exists_and_nothing_more():
+    statement = next(s for s in json.loads(document("learner.json"))["Statement"]
+                     if s["Sid"] == "AskWhetherTheSecretExists")  # fmt: skip
+    assert statement["Action"] == "secretsmanager:DescribeSecret"
+    # No wildcard: a stored secret's ARN always ends in six random characters, so this grant
+    # matches only the request for a secret that does not exist.
+    assert statement["Resource"].endswith(":secret:sagemaker-snowpark/snowflake")
+
+
 def test_without_the_secret_statement_the_learner_cannot_store_the_secret(learner, unique):
     secret = {"account": "A", "user": "U", "password": "not-used-here"}
     with learner_policy_without("TheSnowflakeSecret"):

@@ -226,8 +226,16 @@ def parse_secret(value: str | dict) -> SnowflakeSecret:
     )
 
 
-def _aws_error(error: Exception, secret_name: str, region: str) -> TutorialError:
+def _aws_error(error: Exception, secret_name: str, region: str, storing=False) -> TutorialError:
     code = error.response["Error"]["Code"] if isinstance(error, ClientError) else ""
+    if storing and code in ("AccessDeniedException", "AccessDenied"):
+        # AWS names the action it refused; the policy statement to check follows from it.
+        action = re.search(r"perform: (secretsmanager:\w+)", str(error))
+        return TutorialError(
+            f"Not allowed to store secret {secret_name} in {region}"
+            f"{f' ({action[1]})' if action else ''}: give the learner the secret's statements "
+            "of policies/learner.json (see docs/security.md)."
+        )
     if code == "ResourceNotFoundException":
         return TutorialError(
             f"Secret {secret_name} does not exist in {region}: run notebook 02 to store it, or "
@@ -274,26 +282,32 @@ def store_secret(
     client = boto3.client("secretsmanager", region_name=region)
     value = secret.to_json()
     try:
+        outcome = _create_or_update(client, secret_name, value)
+    except (ClientError, EndpointConnectionError) as error:
+        raise _aws_error(error, secret_name, region, storing=True) from None
+    read_secret.cache_clear()
+    return outcome
+
+
+def _create_or_update(client, secret_name: str, value: str) -> str:
+    try:
         if client.describe_secret(SecretId=secret_name).get("DeletedDate"):
             # Scheduled for deletion by the clean-up notebook: running the series again restores it.
             client.restore_secret(SecretId=secret_name)
         current = client.get_secret_value(SecretId=secret_name).get("SecretString")
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise _aws_error(error, secret_name, region) from None
+            raise
         client.create_secret(
             Name=secret_name,
             SecretString=value,
             Description="Snowflake sign-in for the sagemaker-snowpark tutorial",
         )
-        outcome = "created"
-    else:
-        if current is not None and _same(current, value):
-            return "unchanged"
-        client.put_secret_value(SecretId=secret_name, SecretString=value)
-        outcome = "updated"
-    read_secret.cache_clear()
-    return outcome
+        return "created"
+    if current is not None and _same(current, value):
+        return "unchanged"
+    client.put_secret_value(SecretId=secret_name, SecretString=value)
+    return "updated"
 
 
 def _same(stored: str, value: str) -> bool:

@@ -302,14 +302,22 @@ def _secret_resource(self: SecretsManagerResponse) -> str:
     secret_id = self._get_param("SecretId") or self._get_param("Name")
     if not secret_id:
         return "*"
+    secrets = secretsmanager_backends[self.current_account][self.region].secrets
+    for secret in secrets.values():
+        # A name, a full ARN or an ARN without the suffix: AWS authorizes the stored ARN.
+        if secret_id in (secret.name, secret.arn, secret.arn[:-7]):
+            return secret.arn
     if secret_id.startswith("arn:"):
         return secret_id
-    secrets = secretsmanager_backends[self.current_account][self.region].secrets
-    if secret_id in secrets:
-        return secrets[secret_id].arn
-    # A secret that does not exist yet: AWS authorizes against its future ARN, whose last six
-    # characters are random; that is why policies name secrets as `name-??????`.
-    return _arn(self, "secretsmanager", f"secret:{secret_id}-xxxxxx")
+    name = _arn(self, "secretsmanager", f"secret:{secret_id}")
+    if self._get_action() == "CreateSecret":
+        # The secret's ARN as it will be: six random characters follow the name, which is why
+        # policies name a secret `name-??????`.
+        return f"{name}-xxxxxx"
+    # Any other request for a secret that does not exist is authorized against the ARN
+    # without a suffix, which a grant on `name-??????` does not match: the caller is denied
+    # rather than told the secret is missing (measured, ministackorg/ministack pull 1737).
+    return name
 
 
 def _ecr_resource(self: ECRResponse) -> str:

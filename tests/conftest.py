@@ -17,6 +17,7 @@ import pytest
 
 from sagemaker_snowpark.images import build_and_push
 from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.local.iam import policy_document
 
 
 @pytest.fixture(scope="session")
@@ -84,12 +85,14 @@ def role_arn(state_dir) -> str:
         aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
     )
-    trust = Path(__file__).resolve().parent.parent / "policies" / "execution-role-trust.json"
+    # Trusted by SageMaker and CodeBuild both: the tests' jobs and builds act as this role.
+    trust = json.loads(policy_document("execution-role-trust.json"))
+    trust["Statement"] += json.loads(policy_document("codebuild-role-trust.json"))["Statement"]
     name = "StackTestRole"
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust.read_text())["Role"]
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
         everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
         iam.put_role_policy(
             RoleName=name,

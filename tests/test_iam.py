@@ -23,7 +23,7 @@ from sagemaker_snowpark import connection
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
 from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER
+from sagemaker_snowpark.local.iam import LEARNER_USER, policy_document
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
@@ -39,7 +39,7 @@ def administrator(service: str):
 
 
 def document(name: str, without: str | None = None) -> str:
-    policy = json.loads((POLICIES / name).read_text())
+    policy = json.loads(policy_document(name))
     kept = [s for s in policy["Statement"] if s["Sid"] != without]
     assert without is None or len(kept) == len(policy["Statement"]) - 1, without
     return json.dumps({**policy, "Statement": kept})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,92 @@ def test_image_and_versions_follow_ecr(sagemaker_client, role_arn, unique):
     assert [v["Version"] for v in listed] == [2, 1]  # AWS's default: newest first
     sagemaker_client.delete_image_version(ImageName=name, Version=2)
     assert _wait_version(sagemaker_client, name)["Version"] == 1
+
+
+def _push(repository: str, digit: str) -> None:
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName=repository)
+    ecr.put_image(
+        repositoryName=repository,
+        imageTag="v1",
+        imageManifest='{"schemaVersion": 2, "layers": [{"digest": "sha256:' + digit * 64 + '"}]}',
+        imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
+    )
+
+
+def _role_that_pulls(name: str, repository: str) -> str:
+    """A role SageMaker may assume whose only permission is pulling `repository`, if any."""
+    iam = boto3.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+             "Action": "sts:AssumeRole"}  # fmt: skip
+    arn = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    pull = {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{repository}"}  # fmt: skip
+    token = {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [pull, token]}
+    iam.put_role_policy(RoleName=name, PolicyName="pull", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def test_an_image_version_fails_when_the_images_role_may_not_pull_it(sagemaker_client, unique):
+    name = f"img-{unique}"
+    _push(name, "c")
+    role = _role_that_pulls(f"pulls-other-{unique}", f"other-{unique}")
+    sagemaker_client.create_image(ImageName=name, RoleArn=role)
+    sagemaker_client.create_image_version(
+        ImageName=name, BaseImage=f"{REGISTRY}/{name}:v1", ClientToken="a"
+    )
+    failed = _wait_version(sagemaker_client, name)
+    assert failed["ImageVersionStatus"] == "CREATE_FAILED"
+    assert failed["FailureReason"] == (
+        f"The role {role} does not have permission to pull the image {REGISTRY}/{name}:v1: grant "
+        "it ecr:GetAuthorizationToken, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer on the "
+        "repository."
+    )
+
+    # The same image under a role that may pull it: the version is created.
+    other = f"img2-{unique}"
+    sagemaker_client.create_image(
+        ImageName=other, RoleArn=_role_that_pulls(f"pulls-{unique}", name)
+    )
+    sagemaker_client.create_image_version(
+        ImageName=other, BaseImage=f"{REGISTRY}/{name}:v1", ClientToken="b"
+    )
+    assert _wait_version(sagemaker_client, other)["ImageVersionStatus"] == "CREATED"
+
+
+def test_an_app_fails_when_its_execution_role_may_not_pull_the_image(sagemaker_client, unique):
+    name = f"img-{unique}"
+    _push(name, "d")
+    image_arn = sagemaker_client.create_image(
+        ImageName=name, RoleArn=_role_that_pulls(f"pulls-{unique}", name)
+    )["ImageArn"]
+    sagemaker_client.create_image_version(
+        ImageName=name, BaseImage=f"{REGISTRY}/{name}:v1", ClientToken="a"
+    )
+    assert _wait_version(sagemaker_client, name)["ImageVersionStatus"] == "CREATED"
+    outcomes = {}
+    for label, repository in (("denied", f"other-{unique}"), ("allowed", name)):
+        role = _role_that_pulls(f"runs-{label}-{unique}", repository)
+        domain_id = sagemaker_client.create_domain(
+            DomainName=f"dom-{label}-{unique}",
+            AuthMode="IAM",
+            DefaultUserSettings={"ExecutionRole": role},
+            SubnetIds=["subnet-1"],
+            VpcId="vpc-1",
+        )["DomainId"]
+        app = dict(DomainId=domain_id, UserProfileName="learner", AppType="JupyterLab",
+                   AppName="default")  # fmt: skip
+        sagemaker_client.create_app(**app, ResourceSpec={"SageMakerImageArn": image_arn})
+        described = sagemaker_client.describe_app(**app)
+        outcomes[label] = (described["Status"], described.get("FailureReason", ""))
+    assert outcomes["allowed"] == ("InService", "")
+    assert outcomes["denied"][0] == "Failed"
+    assert outcomes["denied"][1].startswith(f"The execution role arn:aws:iam::{ACCOUNT_ID}:role/")
+    assert "does not have permission to pull the image" in outcomes["denied"][1]
 
 
 def test_an_image_is_deleted_through_deleting(sagemaker_client, role_arn, unique):

@@ -24,7 +24,7 @@ from sagemaker_snowpark import jobs
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
 from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, POLICIES, decide
+from sagemaker_snowpark.local.iam import LEARNER_USER, decide, policy_document
 from sagemaker_snowpark.local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
 
 # A stand-in for the image's `score` program: reads its input, writes an output and a message
@@ -578,7 +578,7 @@ def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
             ["FindTheModelToScore", "ReadTheModelToScore"],
         ),
     ):
-        document = json.loads((POLICIES / policy).read_text())
+        document = json.loads(policy_document(policy))
         made = [
             r for r in requests if r["principal"].endswith(principal) and unique in json.dumps(r)
         ]

@@ -8,6 +8,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sagemaker_snowpark.local import stack
+from sagemaker_snowpark.local.iam import policy_document, trusts
+
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 # Actions AWS only grants on "*" (no resource-level permissions), or listings.
 STAR_ONLY = {
@@ -48,7 +51,7 @@ def as_list(value) -> list:
     "name", ["training-job-role.json", "codebuild-role.json", "learner.json", "studio-space.json"]
 )
 def test_each_policy_is_a_valid_iam_policy_without_wildcard_actions(name, unique):
-    document = (POLICIES / name).read_text()
+    document = policy_document(name)  # placeholders filled, as the stack and the template do
     # moto checks the policy grammar as IAM does (version, effects, actions, resources).
     created = boto3.client("iam").create_policy(
         PolicyName=f"{name.removesuffix('.json')}-{unique}", PolicyDocument=document
@@ -62,11 +65,25 @@ def test_each_policy_is_a_valid_iam_policy_without_wildcard_actions(name, unique
             assert set(as_list(statement["Action"])) <= STAR_ONLY, statement["Sid"]
 
 
-def test_the_trust_policy_lets_sagemaker_and_codebuild_assume_the_role(unique):
-    trust = (POLICIES / "execution-role-trust.json").read_text()
+@pytest.mark.parametrize(
+    "name, service",
+    [
+        ("execution-role-trust.json", "sagemaker.amazonaws.com"),
+        ("codebuild-role-trust.json", "codebuild.amazonaws.com"),
+    ],
+)
+def test_each_role_trusts_one_service_and_only_for_its_own_account(name, service, unique):
+    trust = policy_document(name)
     boto3.client("iam").create_role(RoleName=f"trust-{unique}", AssumeRolePolicyDocument=trust)
-    services = json.loads(trust)["Statement"][0]["Principal"]["Service"]
-    assert sorted(services) == ["codebuild.amazonaws.com", "sagemaker.amazonaws.com"]
+    (statement,) = json.loads(trust)["Statement"]
+    assert statement["Principal"] == {"Service": service}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": stack.ACCOUNT_ID}}
+    assert trusts(trust, service, stack.ACCOUNT_ID)
+    assert not trusts(trust, service, "210987654321")  # acting for another account
+    other = (
+        "codebuild.amazonaws.com" if service.startswith("sagemaker") else "sagemaker.amazonaws.com"
+    )
+    assert not trusts(trust, other, stack.ACCOUNT_ID)
 
 
 def test_the_training_role_reads_only_the_tutorial_secret():
@@ -94,8 +111,8 @@ def test_the_training_role_writes_only_its_prefix_and_pulls_only_its_image():
         ":repository/sagemaker-snowpark-training"
     )
     assert [r.split(":log-group:")[1] for r in by_sid["WriteTheJobLogs"]["Resource"]] == [
-        "/aws/sagemaker/TrainingJobs:*",
-        "/aws/sagemaker/ProcessingJobs:*",
+        "/aws/sagemaker/TrainingJobs*",  # the group itself and its streams, as the SDK grants
+        "/aws/sagemaker/ProcessingJobs*",
     ]
     # A scoring job reads the trained model, and lists only where the models are.
     assert by_sid["ReadTheModelToScore"]["Resource"].endswith("/sagemaker-snowpark/training/*")

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sagemaker_snowpark import cleanup, keypair
 from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, decide
+from sagemaker_snowpark.local.iam import LEARNER_USER, decide, policy_document
 from sagemaker_snowpark.tutorial import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,31 +131,47 @@ def secret_versions() -> int:
     return len(secrets.list_secret_version_ids(SecretId="sagemaker-snowpark/snowflake")["Versions"])
 
 
-# Who acts with which policy on the stack.
+# Who acts with which policies on the stack (the execution role carries two, as in Studio).
 PRINCIPALS = {
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:user/{LEARNER_USER}": "learner.json",
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.ROLE_NAME}": "training-job-role.json",
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}": "codebuild-role.json",
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:user/{LEARNER_USER}": ("learner.json",),
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.ROLE_NAME}": (
+        "training-job-role.json",
+        "studio-space.json",
+    ),
+    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}": ("codebuild-role.json",),
 }
+# Studio's web portal makes these calls as the execution role (showing, running, stopping and
+# updating the learner's space); no portal runs on the local stack, so the series cannot need
+# them. tests/test_infrastructure.py checks the template carries them.
+PORTAL_STATEMENTS = [
+    "SeeTheSpaceInStudio",
+    "ListInStudio",
+    "RunAndStopOwnPrivateSpaces",
+    "UpdateOwnPrivateSpaces",
+    "TagTheAppsStudioCreates",
+]
 
 
 def unneeded_statements(authorizations: Path) -> dict[str, list[str]]:
     """The statements no allowed request needed, replaying each request without each statement."""
     requests = [json.loads(line) for line in authorizations.read_text().splitlines()]
     unneeded = {}
-    for arn, name in PRINCIPALS.items():
-        policy = json.loads((ROOT / "policies" / name).read_text())
+    for arn, names in PRINCIPALS.items():
+        policies = {name: json.loads(policy_document(name)) for name in names}
         made = [r for r in requests if r["principal"] == arn]
         assert made, f"no request of {arn} was recorded"
-        for statement in policy["Statement"]:
-            rest = json.dumps(
-                {**policy, "Statement": [s for s in policy["Statement"] if s is not statement]}
-            )
-            needed = any(
-                decide([rest], r["action"], r["resource"], r["context"]) != "allowed" for r in made
-            )
-            if not needed:
-                unneeded.setdefault(name, []).append(statement["Sid"])
+        for name, policy in policies.items():
+            others = [json.dumps(p) for n, p in policies.items() if n != name]
+            for statement in policy["Statement"]:
+                rest = json.dumps(
+                    {**policy, "Statement": [s for s in policy["Statement"] if s is not statement]}
+                )
+                needed = any(
+                    decide([rest, *others], r["action"], r["resource"], r["context"]) != "allowed"
+                    for r in made
+                )
+                if not needed:
+                    unneeded.setdefault(name, []).append(statement["Sid"])
     return unneeded
 
 
@@ -199,7 +215,7 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     # Every statement of the three policies is needed: without it, a request the series made
     # (the notebooks as the learner, the jobs and builds as their roles) would have been denied.
     unused = unneeded_statements(stack.StackFiles(state).authorizations)
-    assert unused == {}
+    assert unused == {"studio-space.json": PORTAL_STATEMENTS}
 
     # The whole series again (as `make tutorial` twice): nothing left over is in the way.
     run("00", "05", "second")

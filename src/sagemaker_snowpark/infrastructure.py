@@ -37,6 +37,27 @@ _COPY = re.compile(
 _VARIABLE = re.compile(r"^([A-Z][A-Z0-9_]+): ")
 
 
+# Values a policy file leaves to where it is used, each a whole JSON string: the template puts a
+# CloudFormation expression in its place, the local stack its own account and domain (`fill`).
+ACCOUNT_ID = "${AWS::AccountId}"
+DOMAIN_ARN = "${TutorialDomainArn}"
+_EXPRESSIONS = {
+    ACCOUNT_ID: '!Ref "AWS::AccountId"',
+    DOMAIN_ARN: (
+        "!If [CreateDomain, !GetAtt Domain.DomainArn, !Sub "
+        '"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:domain/${ExistingDomainId}"]'
+    ),
+}
+
+
+def fill(document: str, account_id: str, domain_arn: str) -> str:
+    """A policy file's document with its placeholders replaced by these values."""
+    values = {ACCOUNT_ID: account_id, DOMAIN_ARN: domain_arn}
+    for placeholder, value in values.items():
+        document = document.replace(json.dumps(placeholder), json.dumps(value))
+    return document
+
+
 def render(template: str, policies: Path = POLICIES) -> str:
     """The template with each policy copy replaced by its file's current document."""
 
@@ -46,6 +67,8 @@ def render(template: str, policies: Path = POLICIES) -> str:
         if not path.is_file():
             raise TutorialError(f"The template names {name}, which does not exist: fix the name.")
         document = json.dumps(json.loads(path.read_text()), indent=2)
+        for placeholder, expression in _EXPRESSIONS.items():
+            document = document.replace(json.dumps(placeholder), expression)
         body = "\n".join(indent + line for line in document.splitlines())
         return f"{indent}# {name}\n{body}\n"
 

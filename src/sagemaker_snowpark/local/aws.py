@@ -54,7 +54,7 @@ from moto.secretsmanager.exceptions import ValidationException as SecretsValidat
 from moto.secretsmanager.responses import SecretsManagerResponse
 
 from . import cloudformation
-from .iam import role_trusts
+from .iam import role_allows, role_trusts
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -139,6 +139,20 @@ def find_ecr_image(uri: str) -> EcrImage | None:
         return None
     return EcrImage(
         match["account"], match["region"], match["repository"], image.get_image_digest()
+    )
+
+
+# What pulling an image from ECR takes (ECR's "Private repository policies" page): a sign-in
+# token for the registry, then the manifest and the layers of the image's repository.
+PULL_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def may_pull(account: str, role_arn: str, image: EcrImage) -> bool:
+    """Whether the role's policies let a service acting as it pull the image."""
+    repository = f"arn:aws:ecr:{image.region}:{image.account}:repository/{image.repository}"
+    return all(
+        role_allows(account, role_arn, action, "*" if action.endswith("Token") else repository)
+        for action in PULL_ACTIONS
     )
 
 
@@ -435,6 +449,13 @@ def create_image_version(self: SageMakerResponse) -> ActionResult:
         version["FailureReason"] = (
             f"Unable to find image {base_image} in Amazon ECR: push it before creating a version."
         )
+    elif not may_pull(self.current_account, image["RoleArn"], found):
+        # SageMaker reads the image from ECR as the image's role when it makes the version.
+        version["_outcome"] = "CREATE_FAILED"
+        version["FailureReason"] = (
+            f"The role {image['RoleArn']} does not have permission to pull the image "
+            f"{base_image}: grant it {', '.join(PULL_ACTIONS)} on the repository."
+        )
     else:
         version["_outcome"] = "CREATED"
         version["ContainerImage"] = found.pinned_uri
@@ -575,20 +596,56 @@ def create_app(self: SageMakerResponse) -> ActionResult:
     if key in apps and apps[key]["Status"] != "Deleted":
         raise ResourceInUseException(f"App {key[3]} already exists in {key[1]}.")
     spec = self._get_param("ResourceSpec") or {}
+    failure = None
     if spec.get("SageMakerImageArn"):
         name = spec["SageMakerImageArn"].rsplit("/", 1)[1]
-        _usable_image(self, name)
+        failure = _pull_failure(self, domain, _usable_image(self, name), spec)
     apps[key] = {
         "AppArn": arn_formatter("app", "/".join(key[:4]), self.current_account, self.region),
         "DomainId": domain_id,
         **({"SpaceName": key[1]} if self._get_param("SpaceName") else {"UserProfileName": key[1]}),
         "AppType": key[2],
         "AppName": key[3],
-        "Status": "InService",
+        "Status": "Failed" if failure else "InService",
+        **({"FailureReason": failure} if failure else {}),
         "ResourceSpec": spec,
         "CreationTime": utcnow(),
     }
     return ActionResult({"AppArn": apps[key]["AppArn"]})
+
+
+def _execution_role(self: SageMakerResponse, domain) -> str | None:
+    """The role an app runs as: its space's, else its user profile's, else the domain's."""
+    from .cloudformation import studio_state
+
+    studio, domain_id = studio_state(self.sagemaker_backend), domain.id
+    space = studio["spaces"].get((domain_id, self._get_param("SpaceName")))
+    owner = (space or {}).get("OwnershipSettings", {}).get("OwnerUserProfileName")
+    profile = studio["user_profiles"].get((domain_id, self._get_param("UserProfileName") or owner))
+    for settings in ((space or {}).get("SpaceSettings"), (profile or {}).get("UserSettings")):
+        if role := (settings or {}).get("ExecutionRole"):
+            return role
+    return (domain.default_user_settings or {}).get("ExecutionRole")
+
+
+def _pull_failure(self: SageMakerResponse, domain, image: dict, spec: dict) -> str | None:
+    """Why the app cannot start on the custom image, or None: Studio pulls the image version
+    as the app's execution role when the app starts."""
+    versions = image["_versions"]
+    number = spec.get("SageMakerImageVersionArn", "").rsplit("/", 1)[-1]
+    version = (
+        versions.get(int(number)) if number.isdigit() else versions.get(max(versions, default=0))
+    )
+    found = find_ecr_image(version["BaseImage"]) if version else None
+    role = _execution_role(self, domain)
+    if found is None or version["ImageVersionStatus"] == "CREATE_FAILED":
+        return f"The image {image['ImageName']} has no version that was created: create one first."
+    if role is None or not may_pull(self.current_account, role, found):
+        return (
+            f"The execution role {role} does not have permission to pull the image "
+            f"{version['BaseImage']}: grant it {', '.join(PULL_ACTIONS)} on the repository."
+        )
+    return None
 
 
 def _app(self: SageMakerResponse) -> dict:

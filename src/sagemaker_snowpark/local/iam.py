@@ -57,14 +57,21 @@ POLICIES = Path(__file__).resolve().parents[3] / "policies"
 LEARNER_USER = "tutorial-learner"
 
 
-def policy_document(name: str) -> str:
+def policy_document(name: str, domain_id: str | None = None) -> str:
+    """A file of policies/ as the stack uses it: its placeholders filled with the stack's account
+    and the domain the learner works in (the seeded team domain unless `domain_id` is given)."""
+    from ..infrastructure import fill
+    from .stack import ACCOUNT_ID, DOMAIN_NAME, REGION
+
     path = POLICIES / name
     try:
-        return path.read_text()
+        document = path.read_text()
     except OSError:
         raise TutorialError(
             f"The local stack needs {path} (run it from a clone of the repository)."
         ) from None
+    domain = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:domain/{domain_id or 'd-' + DOMAIN_NAME}"
+    return fill(document, ACCOUNT_ID, domain)
 
 
 # --- Matching and conditions, as IAM evaluates them
@@ -205,13 +212,20 @@ def role_trusts(account: str, role_arn: str, service: str) -> bool:
     except Exception:
         return False
     document = role.assume_role_policy_document
-    statements = json.loads(document)["Statement"] if isinstance(document, str) else []
+    return isinstance(document, str) and trusts(document, service, account)
+
+
+def trusts(document: str, service: str, account: str) -> bool:
+    """Whether a trust policy lets `service`, acting for `account`, assume the role."""
+    statements = json.loads(document)["Statement"]
     for statement in statements if isinstance(statements, list) else [statements]:
         services = (statement.get("Principal") or {}).get("Service", [])
         if (
             statement.get("Effect") == "Allow"
             and any(_glob(a, "sts:AssumeRole", False) for a in _values(statement.get("Action")))
             and service in _values(services)
+            # The services say whose resource they act for (confused-deputy protection).
+            and conditions_hold(statement.get("Condition"), {"aws:SourceAccount": account})
         ):
             return True
     return False

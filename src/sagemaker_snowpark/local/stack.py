@@ -34,6 +34,7 @@ SNOWFLAKE_USER = "SAGEMAKER_TRAINING"  # the README's set-up statements create t
 # The domain starts with a team's image attached, so the tutorial shows that attaching its own
 # image keeps the others.
 EXISTING_STUDIO_IMAGE = "team-data-science"
+TEAM_IMAGE_ROLE_NAME = "TeamDataScienceImageRole"
 # What makes the tutorial's prerequisites (role, CodeBuild role, bucket, the learner's policy):
 # "policies" creates them from policies/ directly; "template" deploys infrastructure/tutorial.yaml
 # through the stack's CloudFormation, as an administrator does on AWS.
@@ -112,6 +113,31 @@ def _write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
     partial.replace(path)
+
+
+def _team_image_role(iam) -> str:
+    """The team's own image role: SageMaker pulls a Studio image as it (see local/aws.py)."""
+    pull = {
+        "Effect": "Allow",
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{EXISTING_STUDIO_IMAGE}",
+    }
+    token = {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = iam.create_role(
+        RoleName=TEAM_IMAGE_ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]
+    iam.put_role_policy(
+        RoleName=TEAM_IMAGE_ROLE_NAME,
+        PolicyName="pull-the-team-image",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [pull, token]}),
+    )
+    return role["Arn"]
 
 
 def seed() -> str:
@@ -197,17 +223,21 @@ def _seed_aws(endpoint: str, prerequisites: bool = True) -> dict[str, dict[str, 
     # In Studio one execution role carries all three policies. Here the learner, the jobs and
     # the builds are three principals, so that each policy alone is what its calls are checked
     # against.
-    trust = policy_document("execution-role-trust.json")
     iam.create_user(UserName=LEARNER_USER)
     if prerequisites:
-        for role, policy in (
-            (ROLE_NAME, "training-job-role"),
-            (CODEBUILD_ROLE_NAME, "codebuild-role"),
+        for role, trust, policies in (
+            (ROLE_NAME, "execution-role-trust", ("training-job-role", "studio-space")),
+            (CODEBUILD_ROLE_NAME, "codebuild-role-trust", ("codebuild-role",)),
         ):
-            iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-            iam.put_role_policy(
-                RoleName=role, PolicyName=policy, PolicyDocument=policy_document(f"{policy}.json")
+            iam.create_role(
+                RoleName=role, AssumeRolePolicyDocument=policy_document(f"{trust}.json")
             )
+            for policy in policies:
+                iam.put_role_policy(
+                    RoleName=role,
+                    PolicyName=policy,
+                    PolicyDocument=policy_document(f"{policy}.json"),
+                )
         iam.put_user_policy(
             UserName=LEARNER_USER,
             PolicyName="learner",
@@ -227,7 +257,7 @@ def _seed_aws(endpoint: str, prerequisites: bool = True) -> dict[str, dict[str, 
     client("ecr").create_repository(repositoryName=EXISTING_STUDIO_IMAGE)
     put_ecr_image(ACCOUNT_ID, REGION, EXISTING_STUDIO_IMAGE, "latest", "sha256:" + "0" * 64)
     sagemaker = client("sagemaker")
-    sagemaker.create_image(ImageName=EXISTING_STUDIO_IMAGE, RoleArn=role_arn)
+    sagemaker.create_image(ImageName=EXISTING_STUDIO_IMAGE, RoleArn=_team_image_role(iam))
     sagemaker.create_image_version(
         ImageName=EXISTING_STUDIO_IMAGE,
         BaseImage=f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{EXISTING_STUDIO_IMAGE}:latest",

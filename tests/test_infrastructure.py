@@ -186,6 +186,7 @@ def test_the_template_made_what_the_notebooks_use(template_stack, administrator)
         "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/{stack.CODEBUILD_ROLE_NAME}",
         "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{stack.ACCOUNT_ID}-{REGION}",
         "SAGEMAKER_DOMAIN_ID": "d-sagemaker-snowpark",
+        "SAGEMAKER_USER_PROFILE": "learner",
     }
     notebooks_env = stack.client_environment(template_stack / "state")
     assert {k: notebooks_env[k] for k in env} == env

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
-from . import studio
+from . import settings, studio
 from .images import codebuild_project, source_key
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -21,6 +21,7 @@ class SeriesResources:
     bucket: str
     domain_id: str
     secret_name: str = "sagemaker-snowpark/snowflake"
+    user_profile: str | None = None  # the learner's Studio user profile; found when None
     studio_image: str = "snowpark-kernel"
     app_image_configs: tuple[str, ...] = (
         "snowpark-kernel-jupyterlab",
@@ -83,6 +84,16 @@ def inventory(names: SeriesResources) -> dict[str, list[str]]:
         for i in studio.custom_images(names.domain_id, sagemaker=sagemaker)
         if i["ImageName"] == names.studio_image
     ]
+    profile = _user_profile(names)
+    found["Studio user profile entry"] = (
+        [
+            i["ImageName"]
+            for i in studio.profile_custom_images(names.domain_id, profile, sagemaker=sagemaker)
+            if i["ImageName"] == names.studio_image
+        ]
+        if profile
+        else []
+    )
     found["SageMaker image"] = [
         i["ImageName"]
         for i in _all(sagemaker, "list_images", "Images", NameContains=names.studio_image)
@@ -126,12 +137,20 @@ def inventory(names: SeriesResources) -> dict[str, list[str]]:
     return found
 
 
+def _user_profile(names: SeriesResources) -> str | None:
+    return names.user_profile or settings.studio_user_profile(names.domain_id)
+
+
 def detach_studio_image(names: SeriesResources) -> list[str]:
+    done = []
+    profile = _user_profile(names)
+    if profile and studio.detach_from_user_profile(names.domain_id, profile, names.studio_image):
+        done.append(f"removed {names.studio_image} from user profile {profile}")
     before = studio.custom_images(names.domain_id)
     after = studio.detach_from_domain(names.domain_id, names.studio_image)
-    return (
-        [f"removed {names.studio_image} from domain {names.domain_id}"] if after != before else []
-    )
+    if after != before:
+        done.append(f"removed {names.studio_image} from domain {names.domain_id}")
+    return done
 
 
 def delete_studio_image(names: SeriesResources) -> list[str]:

@@ -41,18 +41,24 @@ _VARIABLE = re.compile(r"^([A-Z][A-Z0-9_]+): ")
 # CloudFormation expression in its place, the local stack its own account and domain (`fill`).
 ACCOUNT_ID = "${AWS::AccountId}"
 DOMAIN_ARN = "${TutorialDomainArn}"
+USER_PROFILE_ARN = "${TutorialUserProfileArn}"
+_ARN = '"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:'
 _EXPRESSIONS = {
     ACCOUNT_ID: '!Ref "AWS::AccountId"',
     DOMAIN_ARN: (
-        "!If [CreateDomain, !GetAtt Domain.DomainArn, !Sub "
-        '"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:domain/${ExistingDomainId}"]'
+        f'!If [CreateDomain, !GetAtt Domain.DomainArn, !Sub {_ARN}domain/${{ExistingDomainId}}"]'
+    ),
+    USER_PROFILE_ARN: (
+        f'!If [CreateDomain, !Sub {_ARN}user-profile/${{Domain}}/${{UserProfileName}}", '
+        f'!Sub {_ARN}user-profile/${{ExistingDomainId}}/${{UserProfileName}}"]'
     ),
 }
 
 
-def fill(document: str, account_id: str, domain_arn: str) -> str:
+def fill(document: str, account_id: str, domain_arn: str, user_profile: str) -> str:
     """A policy file's document with its placeholders replaced by these values."""
-    values = {ACCOUNT_ID: account_id, DOMAIN_ARN: domain_arn}
+    profile_arn = f"{domain_arn.replace(':domain/', ':user-profile/')}/{user_profile}"
+    values = {ACCOUNT_ID: account_id, DOMAIN_ARN: domain_arn, USER_PROFILE_ARN: profile_arn}
     for placeholder, value in values.items():
         document = document.replace(json.dumps(placeholder), json.dumps(value))
     return document

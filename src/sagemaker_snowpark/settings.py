@@ -137,6 +137,22 @@ def studio_domain_id(sagemaker=None) -> str:
     )
 
 
+def studio_user_profile(domain_id: str, sagemaker=None) -> str | None:
+    """SAGEMAKER_USER_PROFILE, else the owner of this Studio space; None outside Studio."""
+    if profile := os.environ.get("SAGEMAKER_USER_PROFILE"):
+        return profile
+    if not STUDIO_METADATA.is_file():
+        return None
+    metadata = json.loads(STUDIO_METADATA.read_text())
+    if profile := metadata.get("UserProfileName"):
+        return profile
+    if not metadata.get("SpaceName"):
+        return None
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    space = sagemaker.describe_space(DomainId=domain_id, SpaceName=metadata["SpaceName"])
+    return (space.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+
+
 def endpoint_kind(url: str | None) -> str:
     """'local stack' when a client talks to this machine, else 'AWS'."""
     host = urlparse(url or "").hostname or ""

@@ -183,3 +183,78 @@ def detach_from_domain(domain_id: str, image_name: str, kind: str = "jupyterlab"
     if remaining != current:
         _set_custom_images(domain_id, kind, remaining, sagemaker)
     return remaining
+
+
+# A user profile with settings of its own for an app (the template's sets its lifecycle
+# configuration) may hide the domain's custom images: whether Studio merges the two per field or
+# takes the profile's block whole is not settled by the API reference, so the image goes in both.
+
+
+def _profile_settings(domain_id: str, profile: str, kind: str, sagemaker) -> dict | None:
+    described = sagemaker.describe_user_profile(DomainId=domain_id, UserProfileName=profile)
+    return (described.get("UserSettings") or {}).get(APP_SETTINGS[kind])
+
+
+def _set_profile_images(domain_id, profile, kind, settings, images, sagemaker) -> None:
+    try:
+        sagemaker.update_user_profile(
+            DomainId=domain_id,
+            UserProfileName=profile,
+            UserSettings={APP_SETTINGS[kind]: {**settings, "CustomImages": images}},
+        )
+    except ClientError as error:
+        if _code(error) != "ResourceInUse":
+            raise
+        raise TutorialError(
+            f"User profile {profile} cannot change its custom images while one is in use "
+            f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
+        ) from None
+
+
+def profile_custom_images(
+    domain_id: str, profile: str, kind: str = "jupyterlab", sagemaker=None
+) -> list[dict]:
+    """The custom images of the profile's own settings for the app (none when it has none)."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    try:
+        settings = _profile_settings(domain_id, profile, kind, sagemaker)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFound":
+            return []
+        raise
+    return list((settings or {}).get("CustomImages") or [])
+
+
+def attach_to_user_profile(
+    domain_id: str, profile: str, entry: dict, kind: str = "jupyterlab", sagemaker=None
+) -> list | None:
+    """Put `entry` among the profile's own custom images when the profile has its own settings
+    for the app (otherwise the domain's apply); returns its images, or None when it has none."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    settings = _profile_settings(domain_id, profile, kind, sagemaker)
+    if settings is None:
+        return None
+    current = list(settings.get("CustomImages") or [])
+    merged = [image for image in current if image["ImageName"] != entry["ImageName"]] + [entry]
+    if merged != current:
+        _set_profile_images(domain_id, profile, kind, settings, merged, sagemaker)
+    return merged
+
+
+def detach_from_user_profile(
+    domain_id: str, profile: str, image_name: str, kind: str = "jupyterlab", sagemaker=None
+) -> bool:
+    """Remove the image from the profile's own custom images; True when it was there."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    try:
+        settings = _profile_settings(domain_id, profile, kind, sagemaker)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFound":
+            return False
+        raise
+    current = list((settings or {}).get("CustomImages") or [])
+    remaining = [image for image in current if image["ImageName"] != image_name]
+    if remaining == current:
+        return False
+    _set_profile_images(domain_id, profile, kind, settings, remaining, sagemaker)
+    return True

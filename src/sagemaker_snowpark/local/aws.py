@@ -698,6 +698,37 @@ def describe_user_profile(self: SageMakerResponse) -> ActionResult:
 
 
 @_sagemaker_action
+def create_user_profile(self: SageMakerResponse) -> ActionResult:
+    params = _validate_request(self, "CreateUserProfile")
+    domain = self.sagemaker_backend.domains.get(params["DomainId"])
+    if domain is None:
+        raise ResourceNotFound(f"Domain {params['DomainId']} does not exist.")
+    _check_custom_images(self, domain, params.get("UserSettings") or {}, {})
+    from .cloudformation import add_user_profile
+
+    _, arn = add_user_profile(self.current_account, self.region, params)
+    return ActionResult({"UserProfileArn": arn})
+
+
+@_sagemaker_action
+def update_user_profile(self: SageMakerResponse) -> ActionResult:
+    from .cloudformation import studio_state
+
+    params = _validate_request(self, "UpdateUserProfile")
+    key = (params["DomainId"], params["UserProfileName"])
+    profile = studio_state(self.sagemaker_backend)["user_profiles"].get(key)
+    if profile is None:
+        raise ResourceNotFound(f"User profile {key[1]} in {key[0]} does not exist.")
+    current = profile.get("UserSettings") or {}
+    settings = params.get("UserSettings") or {}
+    _check_custom_images(self, self.sagemaker_backend.domains[key[0]], settings, current)
+    # As UpdateDomain: each settings block named in the request replaces the profile's own.
+    profile["UserSettings"] = {**current, **settings}
+    profile["LastModifiedTime"] = utcnow()
+    return ActionResult({"UserProfileArn": profile["UserProfileArn"]})
+
+
+@_sagemaker_action
 def describe_space(self: SageMakerResponse) -> ActionResult:
     key = (self._get_param("DomainId"), self._get_param("SpaceName"))
     return _studio_record(self, "spaces", key, f"Space {key[1]} in {key[0]}")
@@ -709,9 +740,12 @@ def describe_studio_lifecycle_config(self: SageMakerResponse) -> ActionResult:
     return _studio_record(self, "lifecycle_configs", name, f"Studio lifecycle config {name}")
 
 
-def _check_custom_images(self: SageMakerResponse, domain, user_settings: dict) -> None:
+def _check_custom_images(
+    self: SageMakerResponse, domain, user_settings: dict, current_settings: dict | None = None
+) -> None:
     """Reject custom images that name a missing image, version or app image config, and the
-    removal of an image a running app uses, as AWS does."""
+    removal of an image a running app uses, as AWS does (`current_settings`: the settings the
+    request replaces, the domain's defaults unless given)."""
     studio = _studio(self)
     for app in ("JupyterLabAppSettings", "KernelGatewayAppSettings", "CodeEditorAppSettings"):
         if app not in user_settings:
@@ -731,7 +765,9 @@ def _check_custom_images(self: SageMakerResponse, domain, user_settings: dict) -
                     f"App image config {entry.get('AppImageConfigName')} does not exist."
                 )
         kept = {entry.get("ImageName") for entry in entries}
-        current = ((domain.default_user_settings or {}).get(app) or {}).get("CustomImages") or []
+        if current_settings is None:
+            current_settings = domain.default_user_settings or {}
+        current = (current_settings.get(app) or {}).get("CustomImages") or []
         for entry in current:
             image = studio["images"].get(entry["ImageName"])
             if entry["ImageName"] in kept or image is None:

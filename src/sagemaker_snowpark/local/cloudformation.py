@@ -200,6 +200,19 @@ class StudioDomain(CloudFormationModel):
         sagemaker_backends[account_id][region_name].delete_domain(self.domain.id, None)
 
 
+def add_user_profile(account_id: str, region_name: str, request: dict) -> tuple[tuple, str]:
+    """Record a user profile of a CreateUserProfile request; returns its key and ARN."""
+    _domain(account_id, region_name, request["DomainId"])
+    _check_lifecycle_configs(account_id, region_name, request.get("UserSettings") or {})
+    profiles = studio_state(sagemaker_backends[account_id][region_name])["user_profiles"]
+    key = (request["DomainId"], request["UserProfileName"])
+    if key in profiles:
+        raise ResourceInUseException(f"User profile {key[1]} already exists in {key[0]}.")
+    arn = arn_formatter("user-profile", "/".join(key), account_id, region_name)
+    profiles[key] = {**request, "UserProfileArn": arn, "Status": "InService"}
+    return key, arn
+
+
 class StudioUserProfile(CloudFormationModel):
     ATTRIBUTES = ("UserProfileArn",)
 
@@ -230,15 +243,7 @@ class StudioUserProfile(CloudFormationModel):
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         request = _request("CreateUserProfile", cloudformation_json["Properties"])
-        _domain(account_id, region_name, request["DomainId"])
-        _check_lifecycle_configs(account_id, region_name, request.get("UserSettings") or {})
-        profiles = studio_state(sagemaker_backends[account_id][region_name])["user_profiles"]
-        key = (request["DomainId"], request["UserProfileName"])
-        if key in profiles:
-            raise ResourceInUseException(f"User profile {key[1]} already exists in {key[0]}.")
-        arn = arn_formatter("user-profile", "/".join(key), account_id, region_name)
-        profiles[key] = {**request, "UserProfileArn": arn, "Status": "InService"}
-        return cls(key, arn)
+        return cls(*add_user_profile(account_id, region_name, request))
 
     def delete(self, account_id: str, region_name: str) -> None:
         studio = studio_state(sagemaker_backends[account_id][region_name])

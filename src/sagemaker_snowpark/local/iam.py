@@ -61,7 +61,7 @@ def policy_document(name: str, domain_id: str | None = None) -> str:
     """A file of policies/ as the stack uses it: its placeholders filled with the stack's account
     and the domain the learner works in (the seeded team domain unless `domain_id` is given)."""
     from ..infrastructure import fill
-    from .stack import ACCOUNT_ID, DOMAIN_NAME, REGION
+    from .stack import ACCOUNT_ID, DOMAIN_NAME, REGION, USER_PROFILE
 
     path = POLICIES / name
     try:
@@ -71,7 +71,7 @@ def policy_document(name: str, domain_id: str | None = None) -> str:
             f"The local stack needs {path} (run it from a clone of the repository)."
         ) from None
     domain = f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:domain/{domain_id or 'd-' + DOMAIN_NAME}"
-    return fill(document, ACCOUNT_ID, domain)
+    return fill(document, ACCOUNT_ID, domain, USER_PROFILE)
 
 
 # --- Matching and conditions, as IAM evaluates them
@@ -303,6 +303,12 @@ def _sagemaker_resource(self: SageMakerResponse) -> str:
         return _arn(self, "sagemaker", f"image/{param('ImageName')}")
     if action.endswith("AppImageConfig"):
         return _arn(self, "sagemaker", f"app-image-config/{param('AppImageConfigName')}")
+    if action.endswith("UserProfile"):
+        return _arn(
+            self, "sagemaker", f"user-profile/{param('DomainId')}/{param('UserProfileName')}"
+        )
+    if action.endswith("Space"):
+        return _arn(self, "sagemaker", f"space/{param('DomainId')}/{param('SpaceName')}")
     if action.endswith("Domain") and param("DomainId"):
         return _arn(self, "sagemaker", f"domain/{param('DomainId')}")
     if action.endswith("TrainingJob"):

@@ -29,6 +29,7 @@ CODEBUILD_ROLE_NAME = "SageMakerSnowparkCodeBuildRole"
 ADMINISTRATOR_USER = "stack-administrator"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 DOMAIN_NAME = "tutorial-studio"
+USER_PROFILE = "learner"  # the template's default UserProfileName
 SNOWFLAKE_ACCOUNT = "LOCALSTACK"
 SNOWFLAKE_USER = "SAGEMAKER_TRAINING"  # the README's set-up statements create this user
 # The domain starts with a team's image attached, so the tutorial shows that attaching its own
@@ -199,6 +200,7 @@ SEEDED_PREREQUISITES = {
     "SAGEMAKER_CODEBUILD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{CODEBUILD_ROLE_NAME}",
     "SAGEMAKER_BUCKET": BUCKET,
     "SAGEMAKER_DOMAIN_ID": f"d-{DOMAIN_NAME}",
+    "SAGEMAKER_USER_PROFILE": USER_PROFILE,
 }
 
 
@@ -285,6 +287,16 @@ def _seed_aws(endpoint: str, prerequisites: bool = True) -> dict[str, dict[str, 
         SubnetIds=["subnet-local"],
         VpcId="vpc-local",
     )
+    if prerequisites:
+        # The learner's profile has JupyterLab settings of its own, as the template's has.
+        sagemaker.create_user_profile(
+            DomainId=f"d-{DOMAIN_NAME}",
+            UserProfileName=USER_PROFILE,
+            UserSettings={
+                "ExecutionRole": role_arn,
+                "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}},
+            },
+        )
     return {
         "learner": {k: learner_key[k] for k in ("AccessKeyId", "SecretAccessKey")},
         "administrator": {k: administrator_key[k] for k in ("AccessKeyId", "SecretAccessKey")},

@@ -199,6 +199,7 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
         instance_type="ml.m5.large",
         env={"GREETING": "hello"},
         base_job_name="processing-test",
+        max_runtime_in_seconds=3600,
     )
     output = f"s3://{bucket}/processing-tests/sdk-{unique}"
     processor.run(
@@ -239,6 +240,8 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
     assert job["Environment"] == {"GREETING": "hello"}
     assert job["AppSpecification"]["ContainerEntrypoint"] == ["score"]
     assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    # The request carries the limit (without one, SageMaker allows a day).
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
     prefix = output.removeprefix(f"s3://{bucket}/")
     assert s3_keys(bucket, prefix) == [

@@ -341,3 +341,31 @@ def test_workflows_pin_every_action_by_commit():
             if "uses:" in line:
                 reference = line.split("uses:")[1].split("#")[0].strip()
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), line
+
+
+def test_the_real_account_role_outlasts_the_job_and_trusts_only_its_environment():
+    workflow = (ROOT / ".github" / "workflows" / "real-account.yml").read_text()
+    timeout = int(re.search(r"^\s+timeout-minutes: (\d+)$", workflow, re.M)[1])
+    session = int(re.search(r"^\s+role-duration-seconds: (\d+)$", workflow, re.M)[1])
+    environment = re.search(r"^\s+environment: ([\w-]+)$", workflow, re.M)[1]
+    # The clean-up notebook runs last: its credentials must outlast the whole job.
+    assert session >= timeout * 60
+    # GitHub gives a job with an environment tokens whose subject names it, not the branch.
+    page = (ROOT / "docs" / "infrastructure.md").read_text()
+    trust = json.loads(re.search(r"```json\n(.*?)```", page, re.S)[1])
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(
+        ":oidc-provider/token.actions.githubusercontent.com"
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": (
+                f"repo:<owner>/<repository>:environment:{environment}"
+            ),
+        }
+    }
+    # The role must allow such a session (MaxSessionDuration is an hour unless raised).
+    assert f"--max-session-duration {session}`" in page
+    assert f"asks for {session} seconds" in page

@@ -191,16 +191,19 @@ def build_and_push(
     dockerfile: str,
     repository: str,
     bucket: str,
-    role_arn: str,
+    codebuild_role_arn: str | None = None,
     project: str | None = None,
     echo: Callable = print,
+    role_arn: str | None = None,
 ) -> BuiltImage:
     """Build `dockerfile` from `paths` with CodeBuild and push it to ECR as repository:src-<hash>.
 
     Re-running with unchanged files finds the image in ECR and returns it without building.
-    CodeBuild acts as `role_arn`, or as SAGEMAKER_CODEBUILD_ROLE_ARN when that names a service
-    role of its own.
+    CodeBuild acts as `codebuild_role_arn`, by default SAGEMAKER_CODEBUILD_ROLE_ARN; without
+    either, this stops before anything is made. `role_arn` is not used: notebook 01 still passes
+    the execution role, which CodeBuild never acts as.
     """
+    service_role = codebuild_role_arn or settings.codebuild_role_arn()
     bundle = source_bundle(project_root, paths, dockerfile)
     tag = "src-" + hashlib.sha256(bundle).hexdigest()[:12]
     ecr = boto3.client("ecr")
@@ -222,7 +225,6 @@ def build_and_push(
         "DOCKERFILE": dockerfile,
     }
     codebuild = boto3.client("codebuild")
-    service_role = settings.codebuild_role_arn(role_arn)
     _ensure_project(codebuild, project, f"{bucket}/{key}", service_role, variables)
     build = codebuild.start_build(
         projectName=project,

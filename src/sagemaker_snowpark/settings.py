@@ -91,10 +91,18 @@ def region() -> str:
     return found
 
 
-def codebuild_role_arn(default: str) -> str:
-    """SAGEMAKER_CODEBUILD_ROLE_ARN, a service role of CodeBuild's own; else `default` (in
-    Studio the execution role carries codebuild-role.json too)."""
-    return os.environ.get("SAGEMAKER_CODEBUILD_ROLE_ARN") or default
+def codebuild_role_arn() -> str:
+    """SAGEMAKER_CODEBUILD_ROLE_ARN: CodeBuild's own service role (policies/codebuild-role.json),
+    which the image builds run as. There is no default: the execution role may not read the
+    bucket's ACL, write CodeBuild's logs or push to ECR, so a build as it would fail later and
+    less clearly than this message."""
+    if arn := os.environ.get("SAGEMAKER_CODEBUILD_ROLE_ARN"):
+        return arn
+    raise TutorialError(
+        "SAGEMAKER_CODEBUILD_ROLE_ARN is not set: set it in tutorial.env to the CodeBuild role "
+        "the template made (its stack's output CodeBuildRoleArn), or to a role of your own with "
+        "policies/codebuild-role.json; see docs/real-accounts.md."
+    )
 
 
 def execution_role_arn() -> str:

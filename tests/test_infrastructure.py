@@ -15,7 +15,7 @@ import boto3
 import nbformat
 import pytest
 
-from sagemaker_snowpark import cleanup, infrastructure, tutorial
+from sagemaker_snowpark import cleanup, images, infrastructure, tutorial
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.infrastructure import SPACE
 from sagemaker_snowpark.local import cloudformation, stack
@@ -289,6 +289,18 @@ def test_real_run_stops_at_the_failure_and_still_cleans_up(series, learner, caps
     assert out.startswith(
         f"This runs 4 notebooks on your AWS and Snowflake accounts: {tutorial.REAL_COST}."
     )
+
+
+def test_the_pages_quote_the_cost_the_runner_states():
+    # tutorial.REAL_COST is the one source of the run's cost and time; the pages quote it.
+    page = " ".join((ROOT / "docs" / "infrastructure.md").read_text().split())
+    assert tutorial.REAL_COST in page
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    quoted = re.findall(r"\(([^()]*\bUSD\b[^()]*)\)", readme)
+    assert quoted and all(figure in tutorial.REAL_COST for figure in quoted), quoted
+    # It prices the builds' compute type, which is not the cheapest.
+    compute = images.BUILD_COMPUTE_TYPE.removeprefix("BUILD_").lower().replace("1_", "1.")
+    assert f" on {compute} at USD 0.01 a minute" in tutorial.REAL_COST
 
 
 def test_real_run_asks_first_and_runs_nothing_unless_confirmed(series):

@@ -369,6 +369,41 @@ def test_a_build_without_a_codebuild_role_stops_at_once(
     assert codebuild.batch_get_projects(names=[project])["projects"][0]["serviceRole"] == role_arn
 
 
+def test_a_build_the_account_s_quota_refuses_is_one_line(
+    tmp_path, bucket, role_arn, unique, monkeypatch
+):
+    """A new account's quota of concurrent builds is often 0: StartBuild is refused."""
+    client = boto3.client
+
+    class Refusing:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def start_build(self, **_):
+            error = {"Code": "AccountLimitExceededException"}
+            error["Message"] = "Cannot have more than 0 builds in queue for the account"
+            raise ClientError({"Error": error}, "StartBuild")
+
+    monkeypatch.setattr(
+        boto3,
+        "client",
+        lambda name: Refusing(client(name)) if name == "codebuild" else client(name),
+    )
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(TutorialError) as error:
+        build_and_push(tmp_path, ["app"], "app/Dockerfile", f"refused-{unique}", bucket, role_arn)
+    assert str(error.value) == (
+        "CodeBuild refused to start the build: Cannot have more than 0 builds in queue for the "
+        "account. Raise the account's quota 'Concurrently running builds for Linux/Medium "
+        "environment', or wait for its other builds: see docs/real-accounts.md, AWS quotas of a "
+        "new account."
+    )
+
+
 def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -648,3 +648,31 @@ def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
                 f"{prefix}/nested/summary.txt",
                 f"{prefix}/predictions.csv",
             ]
+
+
+QUOTA = (
+    "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with "
+    "current utilization of 0 Instances and a request delta of 2 Instances. Please use AWS "
+    "Service Quotas to request an increase for this quota."
+)
+
+
+class Refused:
+    """A trainer or processor whose job SageMaker refuses, as CreateTrainingJob does when a
+    quota is too low (the SDK passes the ClientError on)."""
+
+    def _refuse(self, **_):
+        error = {"Code": "ResourceLimitExceeded", "Message": QUOTA}
+        raise ClientError({"Error": error}, "CreateTrainingJob")
+
+    train = run = _refuse
+
+
+def test_a_job_a_quota_refuses_is_one_line_naming_the_quota():
+    for kind, start in (("training", jobs.run), ("processing", jobs.run_processing)):
+        with pytest.raises(TutorialError) as error:
+            start(Refused())
+        assert str(error.value) == (
+            f"SageMaker refused the {kind} job: {QUOTA} See docs/real-accounts.md, AWS quotas of "
+            "a new account."
+        )

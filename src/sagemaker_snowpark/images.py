@@ -22,6 +22,8 @@ from . import settings
 from .errors import TutorialError
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+# general1.medium: 4 vCPUs, 7 GB of memory; tutorial.REAL_COST prices its minutes.
+BUILD_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
 BUILDSPEC = """version: 0.2
 phases:
   pre_build:
@@ -122,7 +124,7 @@ def _ensure_project(codebuild, name: str, source: str, role_arn: str, variables:
         environment={
             "type": "LINUX_CONTAINER",
             "image": CODEBUILD_IMAGE,
-            "computeType": "BUILD_GENERAL1_MEDIUM",
+            "computeType": BUILD_COMPUTE_TYPE,
             "privilegedMode": True,  # docker build needs it
             "environmentVariables": [
                 {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
@@ -226,12 +228,23 @@ def build_and_push(
     }
     codebuild = boto3.client("codebuild")
     _ensure_project(codebuild, project, f"{bucket}/{key}", service_role, variables)
-    build = codebuild.start_build(
-        projectName=project,
-        environmentVariablesOverride=[
-            {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
-        ],
-    )["build"]
+    try:
+        build = codebuild.start_build(
+            projectName=project,
+            environmentVariablesOverride=[
+                {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
+            ],
+        )["build"]
+    except ClientError as error:
+        # A new account's quota of concurrent builds is often 0 (or 1, which others may fill).
+        if error.response["Error"]["Code"] != "AccountLimitExceededException":
+            raise
+        raise TutorialError(
+            f"CodeBuild refused to start the build: {error.response['Error']['Message']}. "
+            "Raise the account's quota 'Concurrently running builds for Linux/Medium "
+            "environment', or wait for its other builds: see docs/real-accounts.md, AWS quotas "
+            "of a new account."
+        ) from None
     echo(f"CodeBuild build {build['id']} started.")
     wait_for_build(build["id"], codebuild, echo=echo)
     digest = _existing_image(ecr, repository, tag)

@@ -15,7 +15,7 @@ import boto3
 import nbformat
 import pytest
 
-from sagemaker_snowpark import cleanup, infrastructure, tutorial
+from sagemaker_snowpark import cleanup, images, infrastructure, tutorial
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.infrastructure import SPACE
 from sagemaker_snowpark.local import cloudformation, stack
@@ -355,6 +355,18 @@ def test_real_run_stops_at_the_failure_and_still_cleans_up(series, learner, caps
     )
 
 
+def test_the_pages_quote_the_cost_the_runner_states():
+    # tutorial.REAL_COST is the one source of the run's cost and time; the pages quote it.
+    page = " ".join((ROOT / "docs" / "infrastructure.md").read_text().split())
+    assert tutorial.REAL_COST in page
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    quoted = re.findall(r"\(([^()]*\bUSD\b[^()]*)\)", readme)
+    assert quoted and all(figure in tutorial.REAL_COST for figure in quoted), quoted
+    # It prices the builds' compute type, which is not the cheapest.
+    compute = images.BUILD_COMPUTE_TYPE.removeprefix("BUILD_").lower().replace("1_", "1.")
+    assert f" on {compute} at USD 0.01 a minute" in tutorial.REAL_COST
+
+
 def test_real_run_asks_first_and_runs_nothing_unless_confirmed(series):
     asked = []
     with pytest.raises(TutorialError, match="Not confirmed: nothing ran."):
@@ -405,3 +417,31 @@ def test_workflows_pin_every_action_by_commit():
             if "uses:" in line:
                 reference = line.split("uses:")[1].split("#")[0].strip()
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", reference), line
+
+
+def test_the_real_account_role_outlasts_the_job_and_trusts_only_its_environment():
+    workflow = (ROOT / ".github" / "workflows" / "real-account.yml").read_text()
+    timeout = int(re.search(r"^\s+timeout-minutes: (\d+)$", workflow, re.M)[1])
+    session = int(re.search(r"^\s+role-duration-seconds: (\d+)$", workflow, re.M)[1])
+    environment = re.search(r"^\s+environment: ([\w-]+)$", workflow, re.M)[1]
+    # The clean-up notebook runs last: its credentials must outlast the whole job.
+    assert session >= timeout * 60
+    # GitHub gives a job with an environment tokens whose subject names it, not the branch.
+    page = (ROOT / "docs" / "infrastructure.md").read_text()
+    trust = json.loads(re.search(r"```json\n(.*?)```", page, re.S)[1])
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(
+        ":oidc-provider/token.actions.githubusercontent.com"
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": (
+                f"repo:<owner>/<repository>:environment:{environment}"
+            ),
+        }
+    }
+    # The role must allow such a session (MaxSessionDuration is an hour unless raised).
+    assert f"--max-session-duration {session}`" in page
+    assert f"asks for {session} seconds" in page

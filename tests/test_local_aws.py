@@ -412,6 +412,85 @@ def test_codebuild_records_the_image_from_its_source(tmp_path, bucket, role_arn,
     assert changed.built_now and changed.uri != first.uri and changed.digest != first.digest
 
 
+NO_CODEBUILD_ROLE = (
+    "SAGEMAKER_CODEBUILD_ROLE_ARN is not set: set it in tutorial.env to the CodeBuild role the "
+    "template made (its stack's output CodeBuildRoleArn), or to a role of your own with "
+    "policies/codebuild-role.json; see docs/real-accounts.md."
+)
+
+
+def test_a_build_without_a_codebuild_role_stops_at_once(
+    tmp_path, bucket, role_arn, unique, monkeypatch
+):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    repository = f"unbuilt-{unique}"
+    project = f"{repository}-build"
+    monkeypatch.delenv("SAGEMAKER_CODEBUILD_ROLE_ARN", raising=False)
+    with pytest.raises(TutorialError) as error:
+        # The execution role, as notebook 01 passes it: it cannot build, so it is no default.
+        build_and_push(
+            tmp_path,
+            ["app"],
+            "app/Dockerfile",
+            repository,
+            bucket,
+            role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerSnowparkTutorialRole",
+        )
+    assert str(error.value) == NO_CODEBUILD_ROLE
+    # Nothing was made on the way: no repository, no source, no project.
+    ecr = boto3.client("ecr")
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+        ecr.describe_repositories(repositoryNames=[repository])
+    source = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"codebuild/{project}/")
+    assert source["KeyCount"] == 0
+    codebuild = boto3.client("codebuild")
+    assert codebuild.batch_get_projects(names=[project])["projects"] == []
+
+    # Set, the variable names the role the project builds as.
+    monkeypatch.setenv("SAGEMAKER_CODEBUILD_ROLE_ARN", role_arn)
+    built = build_and_push(
+        tmp_path, ["app"], "app/Dockerfile", repository, bucket, echo=lambda _: None
+    )
+    assert built.built_now
+    assert codebuild.batch_get_projects(names=[project])["projects"][0]["serviceRole"] == role_arn
+
+
+def test_a_build_the_account_s_quota_refuses_is_one_line(
+    tmp_path, bucket, role_arn, unique, monkeypatch
+):
+    """A new account's quota of concurrent builds is often 0: StartBuild is refused."""
+    client = boto3.client
+
+    class Refusing:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def start_build(self, **_):
+            error = {"Code": "AccountLimitExceededException"}
+            error["Message"] = "Cannot have more than 0 builds in queue for the account"
+            raise ClientError({"Error": error}, "StartBuild")
+
+    monkeypatch.setattr(
+        boto3,
+        "client",
+        lambda name: Refusing(client(name)) if name == "codebuild" else client(name),
+    )
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(TutorialError) as error:
+        build_and_push(tmp_path, ["app"], "app/Dockerfile", f"refused-{unique}", bucket, role_arn)
+    assert str(error.value) == (
+        "CodeBuild refused to start the build: Cannot have more than 0 builds in queue for the "
+        "account. Raise the account's quota 'Concurrently running builds for Linux/Medium "
+        "environment', or wait for its other builds: see docs/real-accounts.md, AWS quotas of a "
+        "new account."
+    )
+
+
 def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -199,6 +199,7 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
         instance_type="ml.m5.large",
         env={"GREETING": "hello"},
         base_job_name="processing-test",
+        max_runtime_in_seconds=3600,
     )
     output = f"s3://{bucket}/processing-tests/sdk-{unique}"
     processor.run(
@@ -239,6 +240,8 @@ def test_the_sdk_runs_a_byoc_processing_job_and_streams_its_logs(
     assert job["Environment"] == {"GREETING": "hello"}
     assert job["AppSpecification"]["ContainerEntrypoint"] == ["score"]
     assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    # The request carries the limit (without one, SageMaker allows a day).
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
     prefix = output.removeprefix(f"s3://{bucket}/")
     assert s3_keys(bucket, prefix) == [
@@ -645,3 +648,31 @@ def test_docker_mode_runs_the_entrypoint_in_a_container_of_the_image(
                 f"{prefix}/nested/summary.txt",
                 f"{prefix}/predictions.csv",
             ]
+
+
+QUOTA = (
+    "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with "
+    "current utilization of 0 Instances and a request delta of 2 Instances. Please use AWS "
+    "Service Quotas to request an increase for this quota."
+)
+
+
+class Refused:
+    """A trainer or processor whose job SageMaker refuses, as CreateTrainingJob does when a
+    quota is too low (the SDK passes the ClientError on)."""
+
+    def _refuse(self, **_):
+        error = {"Code": "ResourceLimitExceeded", "Message": QUOTA}
+        raise ClientError({"Error": error}, "CreateTrainingJob")
+
+    train = run = _refuse
+
+
+def test_a_job_a_quota_refuses_is_one_line_naming_the_quota():
+    for kind, start in (("training", jobs.run), ("processing", jobs.run_processing)):
+        with pytest.raises(TutorialError) as error:
+            start(Refused())
+        assert str(error.value) == (
+            f"SageMaker refused the {kind} job: {QUOTA} See docs/real-accounts.md, AWS quotas of "
+            "a new account."
+        )

@@ -126,6 +126,24 @@ def domain_images() -> list[dict]:
     return domain["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
 
 
+def time_limits() -> dict[str, int | None]:
+    """Each job's MaxRuntimeInSeconds: a job without one may run, and bill, for a day."""
+    sagemaker = boto3.client("sagemaker")
+    prefix = "snowpark-maintenance"
+    training = sagemaker.list_training_jobs(NameContains=prefix)["TrainingJobSummaries"]
+    processing = sagemaker.list_processing_jobs(NameContains=prefix)["ProcessingJobSummaries"]
+    jobs = [sagemaker.describe_training_job(TrainingJobName=j["TrainingJobName"]) for j in training]
+    jobs += [
+        sagemaker.describe_processing_job(ProcessingJobName=j["ProcessingJobName"])
+        for j in processing
+    ]
+    limits = {}
+    for job in jobs:
+        name = job.get("TrainingJobName") or job["ProcessingJobName"]
+        limits[name] = job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    return limits
+
+
 def secret_versions() -> int:
     secrets = boto3.client("secretsmanager")
     return len(secrets.list_secret_version_ids(SecretId="sagemaker-snowpark/snowflake")["Versions"])
@@ -203,6 +221,9 @@ def test_the_series_creates_then_removes_everything_and_runs_again(series):
     }
     assert all(inventory().values())  # every kind the clean-up handles was created
     assert (base / "artifacts-first" / "metrics.json").is_file()
+    # An hour for every job: ModelTrainer's default, and notebook 05's MAX_RUNTIME_SECONDS.
+    limits = check(time_limits)
+    assert len(limits) == 3 and set(limits.values()) == {3600}, limits
     secret_material = check(secret_fragments)
     places = check(lambda: everything_written(base, state))
     assert len(places) > 20  # notebooks, artifacts, log streams, model archives, job files

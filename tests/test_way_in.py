@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -195,3 +196,145 @@ def test_the_local_stack_reads_no_tutorial_env():
     # The root conftest applied the stack's environment to this process, as to every kernel.
     assert os.environ[settings.ENV_FILE_VARIABLE] == ""
     assert settings.env_file(ROOT / "notebooks") is None
+
+
+# --- tutorial.env.example's placeholders
+
+EXAMPLE = ROOT / "tutorial.env.example"
+# What the example shows that is a real value to keep, not a placeholder to replace.
+REAL_DEFAULTS = {
+    "SNOWFLAKE_USER",
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_PRIVATE_KEY_FILE",
+    "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE",
+    "AWS_REGION",
+}
+
+
+def example_lines() -> dict[str, str]:
+    """The example's NAME=value lines, commented out or not: name to line."""
+    lines = {}
+    for line in EXAMPLE.read_text().splitlines():
+        line = line.removeprefix("#").strip()
+        name, equals, _ = line.partition("=")
+        if equals and name.isidentifier():
+            lines[name] = line
+    return lines
+
+
+@pytest.fixture
+def clean_settings():
+    """None of the settings in the environment before; the environment as it was after (what
+    load_env_file sets included)."""
+    saved = dict(os.environ)
+    for name in [*settings.EXAMPLE_VALUES, *REAL_DEFAULTS]:
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_the_example_ships_its_placeholders_commented_out():
+    active = [line for line in EXAMPLE.read_text().splitlines() if "=" in line.split("#")[0]]
+    assert active == ["SNOWFLAKE_USER=SAGEMAKER_TRAINING"]
+    # Every placeholder of the example is one the settings refuse, and the rest are real values.
+    lines = example_lines()
+    placeholders = {name for name in lines if name not in REAL_DEFAULTS}
+    assert placeholders == set(settings.EXAMPLE_VALUES)
+    for name in placeholders:
+        assert lines[name] == f"{name}={settings.EXAMPLE_VALUES[name][0]}"
+
+
+@pytest.mark.parametrize("name", sorted(settings.EXAMPLE_VALUES))
+def test_an_uncommented_example_value_is_refused_by_name(name, tmp_path, clean_settings):
+    path = tmp_path / "tutorial.env"
+    path.write_text(f"SNOWFLAKE_USER=SAGEMAKER_TRAINING\n{example_lines()[name]}\n")
+    with pytest.raises(TutorialError) as raised:
+        settings.load_env_file(path)
+    example, what = settings.EXAMPLE_VALUES[name]
+    assert str(raised.value) == (
+        f"{path} line 2: {name} still holds the example value {example}: put your own {what} there."
+    )
+    assert name not in os.environ and "SNOWFLAKE_USER" not in os.environ  # all or nothing
+
+
+def test_an_arn_in_the_example_account_is_refused_even_with_its_own_role_name(
+    tmp_path, clean_settings
+):
+    path = tmp_path / "tutorial.env"
+    path.write_text("SAGEMAKER_ROLE_ARN=arn:aws:iam::111122223333:role/MyOwnRole\n")
+    with pytest.raises(TutorialError, match="line 1: SAGEMAKER_ROLE_ARN still holds the example"):
+        settings.load_env_file(path)
+
+
+# A learner's own values, as the template's outputs give them.
+OWN = {
+    "SNOWFLAKE_ACCOUNT": "acme-analytics",
+    "AWS_REGION": "eu-west-1",
+    "SAGEMAKER_ROLE_ARN": "arn:aws:iam::210987654321:role/SageMakerSnowparkTutorialRole",
+    "SAGEMAKER_DOMAIN_ID": "d-abc123def456",
+    "SAGEMAKER_BUCKET": "sagemaker-snowpark-210987654321-eu-west-1",
+    "SAGEMAKER_CODEBUILD_ROLE_ARN": "arn:aws:iam::210987654321:role/SageMakerSnowparkCodeBuildRole",
+}
+
+
+def test_real_looking_values_pass(tmp_path, clean_settings):
+    assert set(settings.EXAMPLE_VALUES) < set(OWN)
+    path = tmp_path / "tutorial.env"
+    path.write_text("".join(f"{name}={value}\n" for name, value in OWN.items()))
+    assert sorted(settings.load_env_file(path)) == sorted(OWN)
+    assert {name: os.environ[name] for name in OWN} == OWN
+
+
+def test_an_example_value_the_environment_overrides_is_harmless(
+    tmp_path, clean_settings, monkeypatch
+):
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme-analytics")
+    path = tmp_path / "tutorial.env"
+    path.write_text("SNOWFLAKE_ACCOUNT=myorg-myaccount\n")
+    assert settings.load_env_file(path) == []
+    assert os.environ["SNOWFLAKE_ACCOUNT"] == "acme-analytics"
+
+
+def test_the_template_s_studio_space_writes_a_file_that_loads(tmp_path, clean_settings):
+    """The template's lifecycle configuration copies the example and appends the stack's values
+    (infrastructure/tutorial.yaml): that file loads as it is, with no placeholder in force."""
+    template = (ROOT / "infrastructure" / "tutorial.yaml").read_text()
+    appended = re.findall(r'echo "(\w+)=\$\{\w+\}" >> tutorial\.env', template)
+    assert "SAGEMAKER_CODEBUILD_ROLE_ARN" in appended
+    path = tmp_path / "tutorial.env"
+    path.write_text(EXAMPLE.read_text() + "".join(f"{name}={OWN[name]}\n" for name in appended))
+    assert sorted(settings.load_env_file(path)) == sorted(["SNOWFLAKE_USER", *appended])
+    # The learner then sets the account, as the README says: uncommented but unchanged, refused.
+    path.write_text(path.read_text().replace("# SNOWFLAKE_ACCOUNT=", "SNOWFLAKE_ACCOUNT="))
+    for name in ["SNOWFLAKE_USER", *appended]:
+        os.environ.pop(name)
+    with pytest.raises(TutorialError, match="SNOWFLAKE_ACCOUNT still holds the example value"):
+        settings.load_env_file(path)
+
+
+def test_the_local_stack_s_own_values_are_no_example_values(state_dir):
+    from sagemaker_snowpark.local import stack
+
+    environment = stack.client_environment(state_dir)
+    assert environment["SAGEMAKER_CODEBUILD_ROLE_ARN"]  # the stack sets what the check looks at
+    assert [n for n, v in environment.items() if settings.is_example_value(n, v)] == []
+
+
+def test_a_notebook_shows_an_example_value_as_one_line_at_its_import(tmp_path):
+    (tmp_path / "tutorial.env").write_text("SNOWFLAKE_ACCOUNT=myorg-myaccount\n")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import sagemaker_snowpark")]
+    env = kernel_environment(PYTHONPATH=str(ROOT / "src"))
+    env.pop("SNOWFLAKE_ACCOUNT", None)
+    with pytest.raises(CellExecutionError):
+        run(notebook, sys.executable, notebooks, env)
+    (error,) = notebook.cells[0].outputs
+    assert error["ename"] == "TutorialError"
+    assert error["evalue"] == (
+        f"{tmp_path / 'tutorial.env'} line 1: SNOWFLAKE_ACCOUNT still holds the example value "
+        "myorg-myaccount: put your own Snowflake account identifier (orgname-accountname) there."
+    )
+    assert len(error["traceback"]) == 1  # the one line, no traceback into the package

@@ -22,6 +22,8 @@ from . import settings
 from .errors import TutorialError
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+# general1.medium: 4 vCPUs, 7 GB of memory; tutorial.REAL_COST prices its minutes.
+BUILD_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
 BUILDSPEC = """version: 0.2
 phases:
   pre_build:
@@ -122,7 +124,7 @@ def _ensure_project(codebuild, name: str, source: str, role_arn: str, variables:
         environment={
             "type": "LINUX_CONTAINER",
             "image": CODEBUILD_IMAGE,
-            "computeType": "BUILD_GENERAL1_MEDIUM",
+            "computeType": BUILD_COMPUTE_TYPE,
             "privilegedMode": True,  # docker build needs it
             "environmentVariables": [
                 {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
@@ -191,16 +193,19 @@ def build_and_push(
     dockerfile: str,
     repository: str,
     bucket: str,
-    role_arn: str,
+    codebuild_role_arn: str | None = None,
     project: str | None = None,
     echo: Callable = print,
+    role_arn: str | None = None,
 ) -> BuiltImage:
     """Build `dockerfile` from `paths` with CodeBuild and push it to ECR as repository:src-<hash>.
 
     Re-running with unchanged files finds the image in ECR and returns it without building.
-    CodeBuild acts as `role_arn`, or as SAGEMAKER_CODEBUILD_ROLE_ARN when that names a service
-    role of its own.
+    CodeBuild acts as `codebuild_role_arn`, by default SAGEMAKER_CODEBUILD_ROLE_ARN; without
+    either, this stops before anything is made. `role_arn` is not used: notebook 01 still passes
+    the execution role, which CodeBuild never acts as.
     """
+    service_role = codebuild_role_arn or settings.codebuild_role_arn()
     bundle = source_bundle(project_root, paths, dockerfile)
     tag = "src-" + hashlib.sha256(bundle).hexdigest()[:12]
     ecr = boto3.client("ecr")
@@ -222,14 +227,24 @@ def build_and_push(
         "DOCKERFILE": dockerfile,
     }
     codebuild = boto3.client("codebuild")
-    service_role = settings.codebuild_role_arn(role_arn)
     _ensure_project(codebuild, project, f"{bucket}/{key}", service_role, variables)
-    build = codebuild.start_build(
-        projectName=project,
-        environmentVariablesOverride=[
-            {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
-        ],
-    )["build"]
+    try:
+        build = codebuild.start_build(
+            projectName=project,
+            environmentVariablesOverride=[
+                {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()
+            ],
+        )["build"]
+    except ClientError as error:
+        # A new account's quota of concurrent builds is often 0 (or 1, which others may fill).
+        if error.response["Error"]["Code"] != "AccountLimitExceededException":
+            raise
+        raise TutorialError(
+            f"CodeBuild refused to start the build: {error.response['Error']['Message']}. "
+            "Raise the account's quota 'Concurrently running builds for Linux/Medium "
+            "environment', or wait for its other builds: see docs/real-accounts.md, AWS quotas "
+            "of a new account."
+        ) from None
     echo(f"CodeBuild build {build['id']} started.")
     wait_for_build(build["id"], codebuild, echo=echo)
     digest = _existing_image(ecr, repository, tag)

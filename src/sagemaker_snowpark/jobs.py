@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -34,7 +35,7 @@ def run(trainer, show_logs: bool = True, poll_seconds: float = 5) -> dict:
     With several instances, each line starts with its host (algo-1, algo-2, ...). A job that
     fails or is stopped raises a TutorialError with SageMaker's FailureReason.
     """
-    trainer.train(wait=False, logs=False)
+    _start("training", lambda: trainer.train(wait=False, logs=False))
     name = job_name(trainer)
     sagemaker = boto3.client("sagemaker")
     return _follow(
@@ -51,7 +52,7 @@ def run_processing(processor, show_logs: bool = True, poll_seconds: float = 5, *
     """Start a processing job with `processor.run(**arguments)`, print its log lines until it
     ends; DescribeProcessingJob's answer. A job that fails or is stopped raises a TutorialError
     with the program's ExitMessage (its one-line reason), else SageMaker's FailureReason."""
-    processor.run(wait=False, logs=False, **arguments)
+    _start("processing", lambda: processor.run(wait=False, logs=False, **arguments))
     name = processor.latest_job.processing_job_name
     sagemaker = boto3.client("sagemaker")
     return _follow(
@@ -62,6 +63,19 @@ def run_processing(processor, show_logs: bool = True, poll_seconds: float = 5, *
         show_logs,
         poll_seconds,
     )
+
+
+def _start(kind: str, start: Callable[[], object]) -> None:
+    """Start a job; a quota that refuses it (often ml.m5.large on a new account) is one line."""
+    try:
+        start()
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceLimitExceeded":
+            raise
+        raise TutorialError(
+            f"SageMaker refused the {kind} job: {error.response['Error']['Message']} "
+            "See docs/real-accounts.md, AWS quotas of a new account."
+        ) from None
 
 
 def _follow(kind, name, describe, instances, show_logs, poll_seconds) -> dict:

@@ -24,6 +24,23 @@ ENV_FILE = "tutorial.env"
 # Names another file; empty reads none (the local stack sets it so, so a learner's real values
 # never mix into its runs).
 ENV_FILE_VARIABLE = "SAGEMAKER_SNOWPARK_ENV_FILE"
+# AWS's documentation account: tutorial.env.example's ARNs hold it, no learner's do.
+EXAMPLE_ACCOUNT_ID = "111122223333"
+# The values tutorial.env.example shows (commented out), and what belongs there instead. A line
+# uncommented but not filled in would pass as a name until a sign-in or a call failed far away.
+EXAMPLE_VALUES = {
+    "SNOWFLAKE_ACCOUNT": ("myorg-myaccount", "Snowflake account identifier (orgname-accountname)"),
+    "SAGEMAKER_ROLE_ARN": (
+        f"arn:aws:iam::{EXAMPLE_ACCOUNT_ID}:role/SageMakerSnowparkTutorialRole",
+        "execution role's ARN (the stack's output ExecutionRoleArn)",
+    ),
+    "SAGEMAKER_DOMAIN_ID": ("d-xxxxxxxxxxxx", "Studio domain's ID (the stack's output DomainId)"),
+    "SAGEMAKER_BUCKET": ("my-bucket", "bucket's name (the stack's output BucketName)"),
+    "SAGEMAKER_CODEBUILD_ROLE_ARN": (
+        f"arn:aws:iam::{EXAMPLE_ACCOUNT_ID}:role/SageMakerSnowparkCodeBuildRole",
+        "CodeBuild role's ARN (the stack's output CodeBuildRoleArn)",
+    ),
+}
 PACKAGES = (
     "sagemaker",
     "boto3",
@@ -50,7 +67,8 @@ def load_env_file(path: Path | None = None) -> list[str]:
     """Set each NAME=value of the file that the environment does not set already; the names set.
 
     Values are never echoed: a learner may put a path there, never a secret, but errors name the
-    line, not its text, in case one does.
+    line, not its text, in case one does. The exception: a placeholder of tutorial.env.example
+    left in place is refused by name and value (public text, never a secret).
     """
     path = path or env_file()
     if path is None:
@@ -59,7 +77,7 @@ def load_env_file(path: Path | None = None) -> list[str]:
         raise TutorialError(
             f"{ENV_FILE_VARIABLE} names {path}, which is not a file: fix the path, or unset it."
         )
-    values = {}
+    values, numbers = {}, {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -73,12 +91,28 @@ def load_env_file(path: Path | None = None) -> list[str]:
             )
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]  # NAME="value" as a shell would write it
-        values[name] = value
+        values[name], numbers[name] = value, number
     # All or nothing: a bad line leaves the environment as it was.
     loaded = [name for name in values if name not in os.environ]
     for name in loaded:
+        if is_example_value(name, values[name]):
+            raise TutorialError(
+                f"{path} line {numbers[name]}: {name} still holds the example value "
+                f"{values[name]}: put your own {EXAMPLE_VALUES[name][1]} there."
+            )
+    for name in loaded:
         os.environ[name] = values[name]
     return loaded
+
+
+def is_example_value(name: str, value: str) -> bool:
+    """Whether `value` is tutorial.env.example's placeholder for `name` (for an ARN: any ARN in
+    the example's account)."""
+    if name not in EXAMPLE_VALUES:
+        return False
+    return value == EXAMPLE_VALUES[name][0] or (
+        name.endswith("_ARN") and f":{EXAMPLE_ACCOUNT_ID}:" in value
+    )
 
 
 def region() -> str:
@@ -91,10 +125,18 @@ def region() -> str:
     return found
 
 
-def codebuild_role_arn(default: str) -> str:
-    """SAGEMAKER_CODEBUILD_ROLE_ARN, a service role of CodeBuild's own; else `default` (in
-    Studio the execution role carries codebuild-role.json too)."""
-    return os.environ.get("SAGEMAKER_CODEBUILD_ROLE_ARN") or default
+def codebuild_role_arn() -> str:
+    """SAGEMAKER_CODEBUILD_ROLE_ARN: CodeBuild's own service role (policies/codebuild-role.json),
+    which the image builds run as. There is no default: the execution role may not read the
+    bucket's ACL, write CodeBuild's logs or push to ECR, so a build as it would fail later and
+    less clearly than this message."""
+    if arn := os.environ.get("SAGEMAKER_CODEBUILD_ROLE_ARN"):
+        return arn
+    raise TutorialError(
+        "SAGEMAKER_CODEBUILD_ROLE_ARN is not set: set it in tutorial.env to the CodeBuild role "
+        "the template made (its stack's output CodeBuildRoleArn), or to a role of your own with "
+        "policies/codebuild-role.json; see docs/real-accounts.md."
+    )
 
 
 def execution_role_arn() -> str:

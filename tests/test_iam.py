@@ -1,8 +1,8 @@
 """IAM on the local stack: the policies in policies/ decide every call, as on AWS.
 
-The notebooks run as the learner (an IAM user with policies/learner.json); training jobs and
-CodeBuild builds act as the execution role (training-job-role.json, codebuild-role.json and the
-trust policy). Here a statement the series needs is taken out of a policy, and the call that
+The notebooks run as the learner (an IAM user with policies/learner.json); training jobs act as
+the execution role (training-job-role.json and studio-space.json, execution-role-trust.json) and
+CodeBuild builds as the CodeBuild role (codebuild-role.json, codebuild-role-trust.json). Here a statement the series needs is taken out of a policy, and the call that
 needs it fails with AccessDenied; tests/test_series.py proves the same for every statement.
 """
 

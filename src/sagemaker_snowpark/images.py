@@ -196,14 +196,12 @@ def build_and_push(
     codebuild_role_arn: str | None = None,
     project: str | None = None,
     echo: Callable = print,
-    role_arn: str | None = None,
 ) -> BuiltImage:
     """Build `dockerfile` from `paths` with CodeBuild and push it to ECR as repository:src-<hash>.
 
     Re-running with unchanged files finds the image in ECR and returns it without building.
     CodeBuild acts as `codebuild_role_arn`, by default SAGEMAKER_CODEBUILD_ROLE_ARN; without
-    either, this stops before anything is made. `role_arn` is not used: notebook 01 still passes
-    the execution role, which CodeBuild never acts as.
+    either, this stops before anything is made.
     """
     service_role = codebuild_role_arn or settings.codebuild_role_arn()
     bundle = source_bundle(project_root, paths, dockerfile)

@@ -2,8 +2,9 @@
 
 The notebooks run as the learner (an IAM user with policies/learner.json); training jobs act as
 the execution role (training-job-role.json and studio-space.json, execution-role-trust.json) and
-CodeBuild builds as the CodeBuild role (codebuild-role.json, codebuild-role-trust.json). Here a statement the series needs is taken out of a policy, and the call that
-needs it fails with AccessDenied; tests/test_series.py proves the same for every statement.
+CodeBuild builds as the CodeBuild role (codebuild-role.json, codebuild-role-trust.json). Here a
+statement the series needs is taken out of a policy, and the call that needs it fails with
+AccessDenied; tests/test_series.py proves the same for every statement.
 """
 
 from __future__ import annotations

@@ -338,3 +338,21 @@ def test_a_notebook_shows_an_example_value_as_one_line_at_its_import(tmp_path):
         "myorg-myaccount: put your own Snowflake account identifier (orgname-accountname) there."
     )
     assert len(error["traceback"]) == 1  # the one line, no traceback into the package
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_a_missing_snowflake_name_is_one_line_saying_where_it_goes(value, monkeypatch):
+    # The copied example file leaves SNOWFLAKE_ACCOUNT commented out: notebook 02 says so.
+    if value is None:
+        monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    else:
+        monkeypatch.setenv("SNOWFLAKE_ACCOUNT", value)
+    with pytest.raises(TutorialError) as error:
+        settings.snowflake_name("SNOWFLAKE_ACCOUNT")
+    assert str(error.value) == (
+        "SNOWFLAKE_ACCOUNT is not set: put your account identifier (orgname-accountname) in "
+        "tutorial.env in the repository's root (a line SNOWFLAKE_ACCOUNT=...), then run this cell "
+        "again."
+    )
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", " myorg-acct ")
+    assert settings.snowflake_name("SNOWFLAKE_ACCOUNT") == "myorg-acct"

@@ -125,6 +125,23 @@ def region() -> str:
     return found
 
 
+# What each Snowflake name a learner must set holds, for the message when it is missing.
+SNOWFLAKE_NAMES = {
+    "SNOWFLAKE_ACCOUNT": "your account identifier (orgname-accountname)",
+    "SNOWFLAKE_USER": "the training job's Snowflake user (e.g. SAGEMAKER_TRAINING)",
+}
+
+
+def snowflake_name(variable: str) -> str:
+    """SNOWFLAKE_ACCOUNT or SNOWFLAKE_USER, which have no default; one line when unset."""
+    if value := os.environ.get(variable, "").strip():
+        return value
+    raise TutorialError(
+        f"{variable} is not set: put {SNOWFLAKE_NAMES[variable]} in tutorial.env in the "
+        f"repository's root (a line {variable}=...), then run this cell again."
+    )
+
+
 def codebuild_role_arn() -> str:
     """SAGEMAKER_CODEBUILD_ROLE_ARN: CodeBuild's own service role (policies/codebuild-role.json),
     which the image builds run as. There is no default: the execution role may not read the

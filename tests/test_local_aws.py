@@ -428,15 +428,8 @@ def test_a_build_without_a_codebuild_role_stops_at_once(
     project = f"{repository}-build"
     monkeypatch.delenv("SAGEMAKER_CODEBUILD_ROLE_ARN", raising=False)
     with pytest.raises(TutorialError) as error:
-        # The execution role, as notebook 01 passes it: it cannot build, so it is no default.
-        build_and_push(
-            tmp_path,
-            ["app"],
-            "app/Dockerfile",
-            repository,
-            bucket,
-            role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/SageMakerSnowparkTutorialRole",
-        )
+        # No role falls back to the execution role: it cannot build.
+        build_and_push(tmp_path, ["app"], "app/Dockerfile", repository, bucket)
     assert str(error.value) == NO_CODEBUILD_ROLE
     # Nothing was made on the way: no repository, no source, no project.
     ecr = boto3.client("ecr")

@@ -227,7 +227,7 @@ def clean_settings():
     """None of the settings in the environment before; the environment as it was after (what
     load_env_file sets included)."""
     saved = dict(os.environ)
-    for name in [*settings.EXAMPLE_VALUES, *REAL_DEFAULTS]:
+    for name in [*settings.EXAMPLE_VALUES, *REAL_DEFAULTS, *OWN]:
         os.environ.pop(name, None)
     yield
     os.environ.clear()
@@ -275,6 +275,7 @@ OWN = {
     "SAGEMAKER_DOMAIN_ID": "d-abc123def456",
     "SAGEMAKER_BUCKET": "sagemaker-snowpark-210987654321-eu-west-1",
     "SAGEMAKER_CODEBUILD_ROLE_ARN": "arn:aws:iam::210987654321:role/SageMakerSnowparkCodeBuildRole",
+    "SAGEMAKER_USER_PROFILE": "learner",
 }
 
 

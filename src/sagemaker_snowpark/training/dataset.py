@@ -235,12 +235,14 @@ def is_network_error(error: BaseException) -> bool:
     return any(kind.__name__ in _NETWORK_ERRORS for kind in type(error).__mro__)
 
 
-def stalled_message(rows: int, expected: int, cause: str) -> str:
-    """The one line for a Snowflake that stopped sending rows part-way."""
+def stalled_message(rows: int, expected: int, cause: str, bound: str | None = None) -> str:
+    """The one line for a Snowflake that stopped answering part-way; `bound`: the setting whose
+    wait ran out, which a Snowflake that is only slow on a large table needs raised."""
     read = f", after {rows:,} of {expected:,} rows" if expected else ""
+    slow = f"; if Snowflake is only slow on a large table, raise {bound}" if bound else ""
     return (
         f"Snowflake stopped answering while the table was being read ({cause}{read}): check the "
-        "network and Snowflake's status page, then start the job again."
+        f"network and Snowflake's status page, then start the job again{slow}."
     )
 
 

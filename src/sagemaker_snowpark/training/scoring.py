@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import connection
-from ..errors import TutorialError
+from ..errors import TutorialError, cut, fit
 from . import contract, dataset
 from .program import MODEL, NAMESPACE_DEFAULTS, limit_malloc_arenas, peak_memory_mb
 
@@ -55,7 +55,8 @@ class StopRequested(Exception):
 
 
 def log(message: str) -> None:
-    print(f"[score] {message}", flush=True)
+    """One line of the job's log; never raises (see contract.print_line)."""
+    contract.print_line(f"[score] {message}")
 
 
 class Paths(contract.Paths):
@@ -74,21 +75,21 @@ class Paths(contract.Paths):
         return self.root / "output" / "message"
 
 
-def write_message(paths: Paths, message: str) -> None:
-    """The reason SageMaker shows as the job's ExitMessage (its first 1 KB)."""
-    paths.message.parent.mkdir(parents=True, exist_ok=True)
-    paths.message.write_text(message[:1024])
+def write_message(paths: Paths, message: str) -> bool:
+    """The reason SageMaker shows as the job's ExitMessage (its first 1 KB), written into the
+    space set aside at the start; False (and the reason in the log) if it cannot be written."""
+    return contract.write_reason(paths.message, message, "[score]")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line in the job's ExitMessage, not a usage text on stderr
-        raise TutorialError(f"Bad arguments: {message} (the job's ContainerArguments).")
+        raise TutorialError(f"Bad arguments: {cut(message, 300)} (the job's ContainerArguments).")
 
 
 def _table(value: str) -> str:
     if not TABLE_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{value[:80]!r} is not a table name: use TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
+            f"{cut(value)!r} is not a table name: use TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
         )
     return value.upper()
 
@@ -96,7 +97,7 @@ def _table(value: str) -> str:
 def _version(value: str) -> str:
     if not JOB_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{value[:80]!r} is not a training job name (letters, digits and hyphens, up to 63)"
+            f"{cut(value)!r} is not a training job name (letters, digits and hyphens, up to 63)"
         )
     return value
 
@@ -107,7 +108,7 @@ def _batch_size(value: str) -> int:
     except ValueError:
         size = 0
     if not 1_000 <= size <= 10_000_000:
-        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not 1000 to 10000000 rows")
+        raise argparse.ArgumentTypeError(f"{cut(value, 20)!r} is not 1000 to 10000000 rows")
     return size
 
 
@@ -261,8 +262,8 @@ def replace_version(session, table: str, staging: str, version: str) -> None:
         session.sql("ROLLBACK").collect()
         if isinstance(error, SnowparkSQLException):
             raise TutorialError(
-                f"Cannot write table {table} ({_sql_error(error)}): grant the role INSERT and "
-                "DELETE on it, or name another --target-table."
+                f"Cannot write table {cut(table)} ({_sql_error(error)}): grant the role INSERT "
+                "and DELETE on it, or name another --target-table."
             ) from None
         raise
 
@@ -347,7 +348,7 @@ def run(paths: Paths, argv: list[str]) -> dict:
         f"{flagged / rows:.2%}) in {summary['seconds']:.1f} s"
         + (f"; peak_rss_mb={peak:.0f}" if peak else "")
     )
-    print(f"rows_scored={rows}", flush=True)
+    contract.print_line(f"rows_scored={rows}")
     return summary
 
 
@@ -359,9 +360,12 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()
     paths = Paths.from_environment()
+    # First: the exit message's space, while the disk still has it.
+    contract.reserve_space(paths.message)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         run(paths, sys.argv[1:] if argv is None else argv)
+        contract.release_space(paths.message)
         return 0
     except StopRequested:
         message = (
@@ -376,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 2
         traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
     write_message(paths, message)
-    log(f"failed: {message}")
+    log(f"failed: {fit(message)}")
     return code
 
 

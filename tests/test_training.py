@@ -30,6 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
 SECRET = "tests/training"
 DATABASE = "TRAINING_TESTS"
+HUM_COLUMNS = (
+    "UDI",
+    "TYPE",
+    "AIR_TEMPERATURE_K",
+    "PROCESS_TEMPERATURE",
+    "ROTATIONAL_SPEED_RPM",
+    "TORQUE_NM",
+    "TOOL_WEAR_MIN",
+    "HUMIDITY_RELATIVE_AVG",
+    "MACHINE_FAILURE",
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,13 @@ def training_tables(tmp_path_factory):
             "MACHINE_FAILURE FROM MAINTENANCE_HUM"
             for copy in range(5)
         ),
+        # Quoted lower-case names (round 3): a table "lower_columns" whose columns are "udi", ...
+        # (as write_pandas makes them from a pandas frame's names), and one with NULLs.
+        'CREATE OR REPLACE TABLE "lower_columns" AS SELECT '
+        + ", ".join(f'{name} AS "{name.lower()}"' for name in HUM_COLUMNS)
+        + " FROM MAINTENANCE_HUM",
+        'CREATE OR REPLACE TABLE LOWER_NULL_TORQUE AS SELECT * FROM "lower_columns"',
+        'UPDATE LOWER_NULL_TORQUE SET "torque_nm" = NULL WHERE MOD("udi", 100) = 0',
     ):
         session.sql(statement).collect()
     # Tables whose rows are chosen by the split the program computes (validation_fraction 0.25,
@@ -543,6 +561,37 @@ def bad_name(name: str, value: str) -> tuple[dict, str]:
         bad_name("warehouse", "HOL WH"),
         bad_name("database", "HOL_DB;"),
         bad_name("schema", "A.B"),
+        # Round 3, case 1: a quoted lower-case name is case-sensitive, and says so.
+        (
+            {"table": '"maintenance_hum"'},
+            r'Table "maintenance_hum" does not exist \(or the role may not read it\): run notebook '
+            r"03, or set the table, database and schema hyperparameters; names in double quotes "
+            r'are case-sensitive: "maintenance_hum" is not MAINTENANCE_HUM \(the name without '
+            r"the quotes\)\.",
+        ),
+        # ... and a long one is cut, never the fix.
+        (
+            {"table": '"' + "q" * 250 + '"'},
+            r'Table "q{59}… does not exist .*: "q{60}…" is not Q{60}… \(the name without the '
+            r"quotes\)\.",
+        ),
+        # Round 3, case 3: an empty table names nothing.
+        *[
+            (
+                {"table": empty},
+                r"Hyperparameter table is empty: name the training table \(e\.g\. MAINTENANCE_HUM "
+                r"or DATABASE\.SCHEMA\.MAINTENANCE_HUM\), or leave table out to use "
+                r"MAINTENANCE_HUM\.",
+            )
+            for empty in ("", "   ")
+        ],
+        # Round 3, case 2: NULLs in a column created in quotes: the example names it so.
+        (
+            {"table": "LOWER_NULL_TORQUE"},
+            r"Table LOWER_NULL_TORQUE has NULLs in ([\d,]+) of 6,000 rows \(TORQUE_NM in \1\): "
+            r'fill or remove those rows \(e\.g\. DELETE FROM LOWER_NULL_TORQUE WHERE "torque_nm" '
+            r"IS NULL\), or rebuild the table with notebook 03\.",
+        ),
         # row 12
         (
             {"region": "us east 1"},
@@ -565,6 +614,64 @@ def test_a_hostile_table_name_drops_nothing(training_tables, tmp_path):
         assert session.table("MAINTENANCE_HUM").count() == 6_000
     finally:
         session.close()
+
+
+def test_a_table_with_quoted_lower_case_names_trains(training_tables, tmp_path):
+    """Round 3, case 2: a table named in quotes, "lower_columns", whose columns were created in
+    quotes too ("udi", "machine_failure", ...: what write_pandas makes of a pandas frame's
+    lower-case names). They resolve to the columns the program reads, and it trains on the same
+    rows, split the same way, as on MAINTENANCE_HUM."""
+    from sagemaker_snowpark.training import dataset
+
+    code, output, failure, root = run_program(tmp_path, {"table": '"lower_columns"'})
+    assert code == 0 and failure is None, output
+    assert_no_noise(output)
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    session = connection.session(SECRET)
+    try:
+        held_out = session.table("MAINTENANCE_HUM").filter(dataset.is_validation(0.25, 123))
+        validation_rows = held_out.count()
+    finally:
+        session.close()
+    assert metrics["rows"]["validation"] == validation_rows
+    assert metrics["rows"]["train"] == 6_000 - validation_rows
+    assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
+
+
+def test_columns_resolve_by_exact_name_then_by_case_and_ambiguity_is_one_line():
+    from snowflake.snowpark.types import LongType, StringType, StructField, StructType
+
+    from sagemaker_snowpark.training import dataset
+
+    expected = dataset.expected_columns(label=False)
+
+    def schema(*names):
+        text = {"TYPE", '"type"', '"Type"'}
+        return StructType(
+            [StructField(n, StringType() if n in text else LongType()) for n in names]
+        )
+
+    upper = list(expected)
+    lower = [f'"{name.lower()}"' for name in expected]
+    resolve = dataset.resolve_columns
+    assert resolve(schema(*upper), "T", expected, "notebook 05") == {n: n for n in upper}
+    assert resolve(schema(*lower), "T", expected, "notebook 05") == dict(
+        zip(upper, lower, strict=True)
+    )
+    # As on Snowflake, the column of exactly the name wins over one differing only in case.
+    assert resolve(schema(*upper, '"udi"'), "T", expected, "notebook 05")["UDI"] == "UDI"
+    with pytest.raises(TutorialError) as raised:
+        resolve(schema('"udi"', '"Udi"', *upper[1:]), "T", expected, "notebook 05")
+    assert str(raised.value) == (
+        'Table T has columns "udi" and "Udi", which differ only in case: rename all but one of '
+        "them (ALTER TABLE ... RENAME COLUMN), or rebuild the table with notebook 05."
+    )
+    numbers_only = StructType([StructField(name, LongType()) for name in lower])
+    with pytest.raises(TutorialError) as raised:
+        resolve(numbers_only, "T", expected, "notebook 05")
+    assert str(raised.value) == (
+        'Column "type" of T is LongType(), not text: rebuild the table with notebook 05.'
+    )
 
 
 @pytest.mark.parametrize(

@@ -467,12 +467,17 @@ def run(paths: Paths) -> dict:
         phases.done("connect", "signed in to Snowflake")
         with Watchdog(paths, params["stall_seconds"], params["progress_seconds"]) as watchdog:
             table = dataset.check_table(session, params["table"])
+            watchdog.tick(step="checking the table's values")
             # Every host checks the whole table, so all of them stop with the same reason.
             columns = ("TYPE", *dataset.NUMERIC_FEATURES)
-            dataset.check_values(table, params["table"], columns, dataset.LABEL)
+            dataset.check_values(table, columns, dataset.LABEL)
             watchdog.tick(step="counting the rows")
             prepared = dataset.featurised(
-                table, params["validation_fraction"], params["split_seed"], hosts.rank, hosts.count
+                table.frame,
+                params["validation_fraction"],
+                params["split_seed"],
+                hosts.rank,
+                hosts.count,
             )
             expected = watchdog.expected = prepared.count()
             shard = f" (shard {hosts.rank})" if hosts.count > 1 else ""

@@ -3,8 +3,13 @@
 It follows the Processing contract: the training job's `model.tar.gz` arrives as a processing
 input at /opt/ml/processing/model/, the arguments come from `ContainerArguments`, a small JSON
 summary goes to /opt/ml/processing/output/ (SageMaker uploads it to S3), and on any error a
-one-line reason goes to /opt/ml/output/message (the job's ExitMessage) and the exit code is not 0.
+one-line reason goes to /opt/ml/output/message (the job's ExitMessage; its space is set aside
+when the program starts, as training's failure file) and the exit code is not 0.
 SAGEMAKER_BASE_DIR moves the /opt/ml root, so the program also runs outside a container.
+
+It checks the source table as training does (`dataset.check_table`, `dataset.check_values`):
+the same columns, found the same way, and readings with NULLs refused with the same line, since
+the model never saw a missing reading.
 
 It signs in with the same helper as training, computes the same features in Snowflake (one
 definition, `dataset.feature_columns`), reads the rows in batches, scores them with the XGBoost
@@ -44,8 +49,9 @@ PREDICTION_COLUMNS = {
     "MODEL_VERSION": "VARCHAR",
     "SCORED_AT": "TIMESTAMP_NTZ",
 }
-# An unquoted Snowflake name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE.
-TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+# An unquoted Snowflake name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE
+# (each part at most 255 characters, as Snowflake's identifiers).
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 # A SageMaker training job's name, which is the model version.
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
@@ -197,6 +203,7 @@ def _sign_in(args: argparse.Namespace, region: str | None):
         region,
         defaults=NAMESPACE_DEFAULTS,
         require_namespace=True,
+        settings=connection.ARGUMENTS,  # a bad --schema is told to set --schema
         **overrides,
     )
 
@@ -207,20 +214,33 @@ def _sql_error(error: Exception) -> str:
     return text[:300]
 
 
-def check_source(session, table: str):
-    """The source table, checked: the feature columns, rows, one row per machine (UDI)."""
-    from snowflake.snowpark.functions import col, count, count_distinct, lit
+# The source's columns that must hold a value in every row: the machine, and what the model reads.
+SOURCE_COLUMNS = ("UDI", "TYPE", *dataset.NUMERIC_FEATURES)
 
-    frame = dataset.check_table(session, table, label=False, made_by="notebook 05")
-    rows, machines = frame.select(count(lit(1)), count_distinct(col("UDI"))).collect()[0]
+
+def check_source(session, name: str) -> tuple[dataset.Table, int]:
+    """The source table, checked as training checks its table: the columns, no NULLs (one line,
+    as training's), rows, and one row per machine (UDI)."""
+    from snowflake.snowpark.functions import col, count_distinct
+
+    table = dataset.check_table(
+        session,
+        name,
+        label=False,
+        made_by="notebook 05",
+        settings=connection.ARGUMENTS,
+        setting="source_table",
+    )
+    rows = dataset.check_values(table, SOURCE_COLUMNS)
     if rows == 0:
-        raise TutorialError(f"Table {table} is empty: build it with notebook 05.")
+        raise TutorialError(f"Table {table.shown} is empty: build it with notebook 05.")
+    machines = table.frame.select(count_distinct(col("UDI"))).collect()[0][0]
     if machines != rows:
         raise TutorialError(
-            f"Table {table} has {rows:,} rows for {machines:,} machines: keep one row per UDI "
-            "(notebook 05 builds it so)."
+            f"Table {table.shown} has {rows:,} rows for {machines:,} machines: keep one row per "
+            "UDI (notebook 05 builds it so)."
         )
-    return frame, rows
+    return table, rows
 
 
 def prepare_target(session, table: str) -> str:
@@ -230,15 +250,17 @@ def prepare_target(session, table: str) -> str:
     columns = ", ".join(f"{name} {kind}" for name, kind in PREDICTION_COLUMNS.items())
     try:
         session.sql(f"CREATE TABLE IF NOT EXISTS {table} ({columns})").collect()
-        found = [f.name.strip('"').upper() for f in session.table(table).schema.fields]
+        # As Snowpark names them: UDI, or '"udi"' for a column created in quotes, which the
+        # INSERT's UDI would not find.
+        found = [f.name for f in session.table(table).schema.fields]
     except SnowparkSQLException as error:
         raise TutorialError(
-            f"Cannot write table {table} ({_sql_error(error)}): grant the role CREATE TABLE on "
-            "its schema (or INSERT and DELETE on the table), or name another --target-table."
+            f"Cannot write table {cut(table)} ({_sql_error(error)}): grant the role CREATE TABLE "
+            "on its schema (or INSERT and DELETE on the table), or name another --target-table."
         ) from None
     if found != list(PREDICTION_COLUMNS):
         raise TutorialError(
-            f"Table {table} exists with columns {', '.join(found)}, not "
+            f"Table {cut(table)} exists with columns {cut(', '.join(found), 200)}, not "
             f"{', '.join(PREDICTION_COLUMNS)}: drop it, or name another --target-table."
         )
     staging = f"SCORING_{uuid.uuid4().hex[:12].upper()}"
@@ -322,7 +344,7 @@ def run(paths: Paths, argv: list[str]) -> dict:
         source, total = check_source(session, args.source_table)
         log(f"signed in; {total:,} machines to score")
         staging = prepare_target(session, args.target_table)
-        featurised = source.select(col("UDI"), *dataset.feature_columns())
+        featurised = source.frame.select(col("UDI"), *dataset.feature_columns())
         rows, flagged = score_rows(
             featurised, model, session, staging, args.model_version, args.batch_size, total
         )

@@ -1175,6 +1175,15 @@ def test_the_troubleshooting_page_lists_the_new_messages():
         "is not writable",
         "warning: only N failing and M non-failing rows in the validation split",
         "cannot be computed",
+        # Round 3
+        "names in double quotes are case-sensitive",
+        "which differ only in case",
+        "Hyperparameter table is empty",
+        "a name of N characters",
+        "raise stall_seconds",
+        "the reason could not be written to",
+        "or set the --source-table, --database and --schema arguments",
+        "set the --schema argument",
     ):
         assert message in table, message
     # SageMaker sets FailureReason only for failed jobs: a stopped job is not listed as one.

@@ -838,12 +838,8 @@ class FaultyProxy:
             sock.close()
 
 
-@pytest.mark.parametrize("fault", ["stall", "refuse"])
-def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
-    training_tables, tmp_path, unique, fault
-):
-    """Rows 6 and 7, in seconds: the bound is the stall_seconds hyperparameter (120 s default)."""
-    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), fault)
+def proxied_secret(training_tables, proxy: FaultyProxy, unique: str) -> str:
+    """A secret whose sign-in reaches the local Snowflake through `proxy`; its name."""
     name = f"tests/proxied-{unique}"
     connection.store_secret(
         name,
@@ -859,6 +855,16 @@ def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
             "schema": "PUBLIC",
         },
     )
+    return name
+
+
+@pytest.mark.parametrize("fault", ["stall", "refuse"])
+def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
+    training_tables, tmp_path, unique, fault
+):
+    """Rows 6 and 7, in seconds: the bound is the stall_seconds hyperparameter (120 s default)."""
+    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), fault)
+    name = proxied_secret(training_tables, proxy, unique)
     try:
         started = time.time()
         code, output, failure, root = run_program(
@@ -888,25 +894,6 @@ def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
         )
     else:  # the connector gives up on a broken connection by itself
         assert "(the connection failed: " in failure
-
-
-def proxied_secret(training_tables, proxy: FaultyProxy, unique: str) -> str:
-    name = f"tests/proxied-{unique}"
-    connection.store_secret(
-        name,
-        {
-            "account": os.environ["SNOWFLAKE_ACCOUNT"],
-            "user": "SAGEMAKER_TRAINING",
-            "privateKey": training_tables.private_pem,
-            "host": "127.0.0.1",
-            "port": proxy.port,
-            "protocol": "http",
-            "warehouse": "HOL_WH",
-            "database": DATABASE,
-            "schema": "PUBLIC",
-        },
-    )
-    return name
 
 
 def test_a_dead_stack_mid_read_ends_the_job_within_the_bound(training_tables, tmp_path, unique):

@@ -82,7 +82,7 @@ PARAMETERS = {
     "baseline_max_rows": Parameter(int, 250_000, 1_000, 100_000_000, "baseline sample cap"),
     "tracker_port": Parameter(int, 9099, 1024, 65535, "XGBoost tracker port on algo-1"),
     "stall_seconds": Parameter(
-        int, 120, 5, 3600, "seconds without a new batch from Snowflake before the job fails"
+        int, 120, 5, 3600, "seconds without an answer from Snowflake before the job fails"
     ),
     "progress_seconds": Parameter(int, 30, 1, 30, "seconds between progress lines while reading"),
 }

@@ -400,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug or an unforeseen service error: still one line
         message = "Unexpected error: " + " ".join(f"{type(error).__name__}: {error}".split())[:500]
         code = 2
-        traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
+        try:
+            traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
+        except (OSError, ValueError):  # nothing reads the log: the message must still be written
+            pass
     write_message(paths, message)
     log(f"failed: {fit(message)}")
     return code

@@ -184,6 +184,40 @@ def test_malformed_secrets_name_the_field_and_the_fix(document, message, plain):
     assert_no_secret(str(raised.value), plain)
 
 
+def test_an_over_long_unknown_field_is_described_not_quoted_and_the_fix_stays(plain):
+    """Round 3, case 6: a 60,000-character field name (or a key pasted as a name) is described
+    by its length; the allowed fields, the fix, come whole."""
+    allowed = ", ".join(connection.ALLOWED_FIELDS)
+    for name in ("x" * 60_000, plain.private_pem):
+        with pytest.raises(TutorialError) as raised:
+            connection.parse_secret(base(token=TOKEN, **{name: "value"}))
+        assert str(raised.value) == (
+            f"The secret has unknown field(s) a name of {len(name):,} characters: allowed fields "
+            f"are {allowed}."
+        )
+        assert_no_secret(str(raised.value), plain)
+    many = {f"field_{i}": "v" for i in range(8)}
+    with pytest.raises(TutorialError) as raised:
+        connection.parse_secret(base(token=TOKEN, **many))
+    assert str(raised.value).startswith(
+        "The secret has unknown field(s) field_0, field_1, field_2, field_3, field_4 and 3 more: "
+    )
+
+
+def test_messages_name_what_the_learner_sets():
+    """Round 3, case 9: a training job has hyperparameters, a Processing job arguments."""
+    assert connection.HYPERPARAMETERS("schema") == "the schema hyperparameter"
+    assert (
+        connection.HYPERPARAMETERS("table", "database", "schema")
+        == "the table, database and schema hyperparameters"
+    )
+    assert connection.ARGUMENTS("schema") == "the --schema argument"
+    assert (
+        connection.ARGUMENTS("source_table", "database", "schema")
+        == "the --source-table, --database and --schema arguments"
+    )
+
+
 def test_a_public_key_of_another_pair_is_refused(plain, encrypted):
     mismatched = base(privateKey=plain.private_pem, publicKey=encrypted.public_pem)
     with pytest.raises(TutorialError, match="publicKey does not belong to its privateKey"):

@@ -27,6 +27,23 @@ SCORE = ROOT / "training_container" / "score"
 SECRET = "tests/scoring"
 DATABASE = "SCORING_TESTS"
 PREDICTIONS = "MAINTENANCE_PREDICTIONS"
+READING_COLUMNS = (
+    "UDI",
+    "TYPE",
+    "AIR_TEMPERATURE_K",
+    "PROCESS_TEMPERATURE",
+    "ROTATIONAL_SPEED_RPM",
+    "TORQUE_NM",
+    "TOOL_WEAR_MIN",
+    "HUMIDITY_RELATIVE_AVG",
+)
+PREDICTION_COLUMNS = {
+    "UDI": "NUMBER(38,0)",
+    "FAILURE_PROBABILITY": "FLOAT",
+    "PREDICTED_FAILURE": "BOOLEAN",
+    "MODEL_VERSION": "VARCHAR",
+    "SCORED_AT": "TIMESTAMP_NTZ",
+}
 FEATURES = (
     "AIR_TEMPERATURE_K",
     "PROCESS_TEMPERATURE",
@@ -74,6 +91,17 @@ def load_tables(database: str, cache: Path) -> None:
         "PROCESS_TEMPERATURE, ROTATIONAL_SPEED_RPM, TOOL_WEAR_MIN, HUMIDITY_RELATIVE_AVG "
         "FROM MAINTENANCE_READINGS",
         "CREATE OR REPLACE TABLE OTHER_TABLE (UDI NUMBER(38,0), RISK FLOAT)",
+        # Round 3: readings whose columns were created in quotes ("udi", ...: write_pandas makes
+        # them from a pandas frame's names), readings with NULLs, and a predictions table whose
+        # columns were created in quotes.
+        "CREATE OR REPLACE TABLE LOWER_READINGS AS SELECT "
+        + ", ".join(f'{name} AS "{name.lower()}"' for name in READING_COLUMNS)
+        + " FROM MAINTENANCE_READINGS",
+        "CREATE OR REPLACE TABLE NULL_READINGS AS SELECT * FROM MAINTENANCE_READINGS",
+        "UPDATE NULL_READINGS SET TORQUE_NM = NULL WHERE MOD(UDI, 100) = 0",
+        "CREATE OR REPLACE TABLE LOWER_PREDICTIONS ("
+        + ", ".join(f'"{name.lower()}" {kind}' for name, kind in PREDICTION_COLUMNS.items())
+        + ")",
     ):
         session.sql(statement).collect()
     session.close()
@@ -113,7 +141,8 @@ def model(tmp_path_factory) -> Path:
 
 
 def run_score(tmp_path: Path, model: Path | None, *arguments: str, version="training-job-1"):
-    """Run `score` as a Processing job would: (exit code, output, message, summary or None)."""
+    """Run `score` as a Processing job would: (exit code, output, message, summary or None);
+    its /opt/ml is tmp_path / "opt-ml"."""
     root = tmp_path / "opt-ml"
     (root / "processing" / "model").mkdir(parents=True, exist_ok=True)
     if model is not None:
@@ -128,14 +157,21 @@ def run_score(tmp_path: Path, model: Path | None, *arguments: str, version="trai
         text=True,
         timeout=300,
     )
-    message = root / "output" / "message"
     summary = root / "processing" / "output" / "summary.json"
     return (
         done.returncode,
         done.stdout + done.stderr,
-        message.read_text() if message.exists() else None,
+        read_reason(root / "output" / "message"),
         json.loads(summary.read_text()) if summary.exists() else None,
     )
+
+
+def read_reason(path: Path) -> str | None:
+    """The exit message, or None; at most 4 KB (a test may make it /dev/full, endless)."""
+    if not path.exists():
+        return None
+    with path.open("rb") as file:
+        return file.read(4096).decode()
 
 
 def query(sql: str) -> list:
@@ -184,6 +220,100 @@ def test_the_scores_are_the_model_s_own_predictions(model, tmp_path):
     assert summary["rows_scored"] == 3000 and summary["flagged"] == flagged
     assert summary["flagged_share"] == pytest.approx(flagged / 3000, abs=1e-6)
     assert summary["model_version"] == "training-job-1" and summary["threshold"] == 0.5
+    # The exit message's reserved space is given back: nothing is left in /opt/ml/output.
+    assert not any((tmp_path / "opt-ml" / "output").iterdir())
+
+
+def test_readings_with_quoted_lower_case_columns_score_the_same(model, tmp_path):
+    """Round 3, case 4: "udi", "torque_nm", ... resolve as training resolves them; the scores
+    are the model's own, as for MAINTENANCE_READINGS."""
+    code, output, message, summary = run_score(
+        tmp_path, model, "--source-table", "LOWER_READINGS", version="lower-columns"
+    )
+    assert code == 0 and message is None, output
+    assert "Traceback" not in output
+    rows = query(f"SELECT * FROM {PREDICTIONS} WHERE MODEL_VERSION = 'lower-columns'")
+    expected = expected_scores(model, tmp_path)
+    assert sorted(r["UDI"] for r in rows) == sorted(expected)
+    for row in rows:
+        assert row["FAILURE_PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
+    assert summary["rows_scored"] == 3000
+
+
+def test_readings_with_nulls_are_refused_as_training_refuses_them(model, tmp_path):
+    """Round 3, case 7: the model never saw a missing reading; the line is training's."""
+    code, output, message, summary = run_score(
+        tmp_path, model, "--source-table", "NULL_READINGS", version="null-readings"
+    )
+    assert code == 1, output
+    assert re.fullmatch(
+        r"Table NULL_READINGS has NULLs in ([\d,]+) of 3,000 rows \(TORQUE_NM in \1\): fill or "
+        r"remove those rows \(e\.g\. DELETE FROM NULL_READINGS WHERE TORQUE_NM IS NULL\), or "
+        r"rebuild the table with notebook 05\.",
+        message,
+    ), message
+    nulls = query("SELECT COUNT(*) FROM NULL_READINGS WHERE TORQUE_NM IS NULL")[0][0]
+    assert message.startswith(f"Table NULL_READINGS has NULLs in {nulls:,} of")
+    assert output.strip().splitlines()[-1] == f"[score] failed: {message}"
+    assert summary is None
+    written = query(f"SELECT COUNT(*) FROM {PREDICTIONS} WHERE MODEL_VERSION = 'null-readings'")
+    assert written[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    "arguments, pattern",
+    [
+        (  # round 3, case 9: a Processing job has arguments, not hyperparameters
+            ("--schema", "NO_SUCH_SCHEMA"),
+            r"The Snowflake session has no current schema \(schema SCORING_TESTS\.NO_SUCH_SCHEMA "
+            r"does not exist or role \w+ may not use it\): create it with notebook 03, or set "
+            r"the --schema argument or the secret's schema, and GRANT ROLE .+",
+        ),
+        (
+            ("--source-table", "NO_SUCH_TABLE"),
+            r"Table NO_SUCH_TABLE does not exist \(or the role may not read it\): run notebook 05, "
+            r"or set the --source-table, --database and --schema arguments\.",
+        ),
+        (  # round 3, case 6: a long name is cut, never the fix
+            ("--source-table", "A" * 255),
+            r"Table A{60}… does not exist \(or the role may not read it\): run notebook 05, or "
+            r"set the --source-table, --database and --schema arguments\.",
+        ),
+        (  # ... and one longer than Snowflake's 255 characters is no name at all
+            ("--source-table", "A" * 5_000),
+            r"Bad arguments: argument --source-table: 'A{60}…' is not a table name: use TABLE, "
+            r"SCHEMA\.TABLE or DATABASE\.SCHEMA\.TABLE \(the job's ContainerArguments\)\.",
+        ),
+        (  # round 3, case 2: the INSERT's UDI would not find "udi"
+            ("--target-table", "LOWER_PREDICTIONS"),
+            r'Table LOWER_PREDICTIONS exists with columns "udi", "failure_probability", '
+            r'"predicted_failure", "model_version", "scored_at", not UDI, FAILURE_PROBABILITY, '
+            r"PREDICTED_FAILURE, MODEL_VERSION, SCORED_AT: drop it, or name another "
+            r"--target-table\.",
+        ),
+    ],
+)
+def test_messages_name_the_arguments_the_learner_sets(model, tmp_path, arguments, pattern):
+    code, output, message, _ = run_score(tmp_path, model, *arguments, version="failing-job")
+    assert code == 1, output
+    assert re.fullmatch(pattern, message), message
+    assert "hyperparameter" not in message
+    assert "Traceback" not in output
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_failing_job_on_a_full_output_folder_still_gives_its_exit_message(model, tmp_path):
+    """Round 3, case 5: /opt/ml/output/message answers every write with ENOSPC (it is
+    /dev/full), as on a full disk; the space set aside at the start takes the reason."""
+    output = tmp_path / "opt-ml" / "output"
+    output.mkdir(parents=True)
+    (output / "message").symlink_to("/dev/full")
+    code, log, message, _ = run_score(tmp_path, model, "--source-table", "EMPTY_READINGS")
+    assert code == 1, log
+    assert not (output / "message").is_symlink()
+    assert message == "Table EMPTY_READINGS is empty: build it with notebook 05."
+    assert log.strip().splitlines()[-1] == f"[score] failed: {message}"
+    assert "Traceback" not in log
 
 
 def test_a_rerun_replaces_the_version_s_rows_and_keeps_the_others(model, tmp_path):

@@ -30,6 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
 SECRET = "tests/training"
 DATABASE = "TRAINING_TESTS"
+HUM_COLUMNS = (
+    "UDI",
+    "TYPE",
+    "AIR_TEMPERATURE_K",
+    "PROCESS_TEMPERATURE",
+    "ROTATIONAL_SPEED_RPM",
+    "TORQUE_NM",
+    "TOOL_WEAR_MIN",
+    "HUMIDITY_RELATIVE_AVG",
+    "MACHINE_FAILURE",
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,13 @@ def training_tables(tmp_path_factory):
             "MACHINE_FAILURE FROM MAINTENANCE_HUM"
             for copy in range(5)
         ),
+        # Quoted lower-case names (round 3): a table "lower_columns" whose columns are "udi", ...
+        # (as write_pandas makes them from a pandas frame's names), and one with NULLs.
+        'CREATE OR REPLACE TABLE "lower_columns" AS SELECT '
+        + ", ".join(f'{name} AS "{name.lower()}"' for name in HUM_COLUMNS)
+        + " FROM MAINTENANCE_HUM",
+        'CREATE OR REPLACE TABLE LOWER_NULL_TORQUE AS SELECT * FROM "lower_columns"',
+        'UPDATE LOWER_NULL_TORQUE SET "torque_nm" = NULL WHERE MOD("udi", 100) = 0',
     ):
         session.sql(statement).collect()
     # Tables whose rows are chosen by the split the program computes (validation_fraction 0.25,
@@ -139,8 +157,15 @@ def run_program(
     if not wait:
         return process, root
     output, _ = process.communicate(timeout=300)
-    failure = root / "output" / "failure"
-    return process.returncode, output, failure.read_text() if failure.exists() else None, root
+    return process.returncode, output, read_reason(root / "output" / "failure"), root
+
+
+def read_reason(path: Path) -> str | None:
+    """A job's reason file, or None; at most 4 KB (a test may make it /dev/full, endless)."""
+    if not path.exists():
+        return None
+    with path.open("rb") as file:
+        return file.read(4096).decode()
 
 
 def test_the_program_trains_both_models_and_writes_the_contract(training_tables, tmp_path):
@@ -167,6 +192,8 @@ def test_the_program_trains_both_models_and_writes_the_contract(training_tables,
         "evaluation.json",
         "report.md",
     ]
+    # The failure file's reserved space is given back: nothing but the reports is left.
+    assert [p.name for p in (root / "output").iterdir()] == ["data"]
 
     import xgboost
 
@@ -534,6 +561,37 @@ def bad_name(name: str, value: str) -> tuple[dict, str]:
         bad_name("warehouse", "HOL WH"),
         bad_name("database", "HOL_DB;"),
         bad_name("schema", "A.B"),
+        # Round 3, case 1: a quoted lower-case name is case-sensitive, and says so.
+        (
+            {"table": '"maintenance_hum"'},
+            r'Table "maintenance_hum" does not exist \(or the role may not read it\): run notebook '
+            r"03, or set the table, database and schema hyperparameters; names in double quotes "
+            r'are case-sensitive: "maintenance_hum" is not MAINTENANCE_HUM \(the name without '
+            r"the quotes\)\.",
+        ),
+        # ... and a long one is cut, never the fix.
+        (
+            {"table": '"' + "q" * 250 + '"'},
+            r'Table "q{59}… does not exist .*: "q{60}…" is not Q{60}… \(the name without the '
+            r"quotes\)\.",
+        ),
+        # Round 3, case 3: an empty table names nothing.
+        *[
+            (
+                {"table": empty},
+                r"Hyperparameter table is empty: name the training table \(e\.g\. MAINTENANCE_HUM "
+                r"or DATABASE\.SCHEMA\.MAINTENANCE_HUM\), or leave table out to use "
+                r"MAINTENANCE_HUM\.",
+            )
+            for empty in ("", "   ")
+        ],
+        # Round 3, case 2: NULLs in a column created in quotes: the example names it so.
+        (
+            {"table": "LOWER_NULL_TORQUE"},
+            r"Table LOWER_NULL_TORQUE has NULLs in ([\d,]+) of 6,000 rows \(TORQUE_NM in \1\): "
+            r'fill or remove those rows \(e\.g\. DELETE FROM LOWER_NULL_TORQUE WHERE "torque_nm" '
+            r"IS NULL\), or rebuild the table with notebook 03\.",
+        ),
         # row 12
         (
             {"region": "us east 1"},
@@ -556,6 +614,64 @@ def test_a_hostile_table_name_drops_nothing(training_tables, tmp_path):
         assert session.table("MAINTENANCE_HUM").count() == 6_000
     finally:
         session.close()
+
+
+def test_a_table_with_quoted_lower_case_names_trains(training_tables, tmp_path):
+    """Round 3, case 2: a table named in quotes, "lower_columns", whose columns were created in
+    quotes too ("udi", "machine_failure", ...: what write_pandas makes of a pandas frame's
+    lower-case names). They resolve to the columns the program reads, and it trains on the same
+    rows, split the same way, as on MAINTENANCE_HUM."""
+    from sagemaker_snowpark.training import dataset
+
+    code, output, failure, root = run_program(tmp_path, {"table": '"lower_columns"'})
+    assert code == 0 and failure is None, output
+    assert_no_noise(output)
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    session = connection.session(SECRET)
+    try:
+        held_out = session.table("MAINTENANCE_HUM").filter(dataset.is_validation(0.25, 123))
+        validation_rows = held_out.count()
+    finally:
+        session.close()
+    assert metrics["rows"]["validation"] == validation_rows
+    assert metrics["rows"]["train"] == 6_000 - validation_rows
+    assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
+
+
+def test_columns_resolve_by_exact_name_then_by_case_and_ambiguity_is_one_line():
+    from snowflake.snowpark.types import LongType, StringType, StructField, StructType
+
+    from sagemaker_snowpark.training import dataset
+
+    expected = dataset.expected_columns(label=False)
+
+    def schema(*names):
+        text = {"TYPE", '"type"', '"Type"'}
+        return StructType(
+            [StructField(n, StringType() if n in text else LongType()) for n in names]
+        )
+
+    upper = list(expected)
+    lower = [f'"{name.lower()}"' for name in expected]
+    resolve = dataset.resolve_columns
+    assert resolve(schema(*upper), "T", expected, "notebook 05") == {n: n for n in upper}
+    assert resolve(schema(*lower), "T", expected, "notebook 05") == dict(
+        zip(upper, lower, strict=True)
+    )
+    # As on Snowflake, the column of exactly the name wins over one differing only in case.
+    assert resolve(schema(*upper, '"udi"'), "T", expected, "notebook 05")["UDI"] == "UDI"
+    with pytest.raises(TutorialError) as raised:
+        resolve(schema('"udi"', '"Udi"', *upper[1:]), "T", expected, "notebook 05")
+    assert str(raised.value) == (
+        'Table T has columns "udi" and "Udi", which differ only in case: rename all but one of '
+        "them (ALTER TABLE ... RENAME COLUMN), or rebuild the table with notebook 05."
+    )
+    numbers_only = StructType([StructField(name, LongType()) for name in lower])
+    with pytest.raises(TutorialError) as raised:
+        resolve(numbers_only, "T", expected, "notebook 05")
+    assert str(raised.value) == (
+        'Column "type" of T is LongType(), not text: rebuild the table with notebook 05.'
+    )
 
 
 @pytest.mark.parametrize(
@@ -587,6 +703,40 @@ def test_a_secret_with_a_bad_port_fails_at_once(training_tables, tmp_path, uniqu
     )
     body = training_tables.private_pem.splitlines()[1]
     assert body not in output and body not in failure
+
+
+def test_a_secret_with_an_over_long_field_name_keeps_the_fix(training_tables, tmp_path, unique):
+    """Round 3, case 6: the name is described, not quoted, and the allowed fields come whole."""
+    name = f"tests/long-field-{unique}"
+    document = {
+        "account": os.environ["SNOWFLAKE_ACCOUNT"],
+        "user": "SAGEMAKER_TRAINING",
+        "privateKey": training_tables.private_pem,
+        "x" * 60_000: "a typo, pasted many times",
+    }
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(document))
+    code, output, failure, _ = run_program(tmp_path, {"secret_name": name})
+    allowed = ", ".join(connection.ALLOWED_FIELDS)
+    assert_clean_failure(
+        code,
+        output,
+        failure,
+        re.escape(
+            "The secret has unknown field(s) a name of 60,000 characters: allowed fields are "
+            f"{allowed}."
+        ),
+    )
+    assert "x" * 61 not in output
+
+
+def test_an_over_long_unknown_hyperparameter_keeps_the_fix():
+    with pytest.raises(TutorialError) as raised:
+        parse_hyperparameters({"n" * 5_000: "1", "num_rounds": "5"})
+    assert str(raised.value).startswith(
+        "Unknown hyperparameter(s) a name of 5,000 characters, num_rounds: allowed are "
+        "secret_name, region,"
+    )
+    assert str(raised.value).endswith("stall_seconds, progress_seconds.")
 
 
 def strict_json(text: str):
@@ -688,12 +838,8 @@ class FaultyProxy:
             sock.close()
 
 
-@pytest.mark.parametrize("fault", ["stall", "refuse"])
-def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
-    training_tables, tmp_path, unique, fault
-):
-    """Rows 6 and 7, in seconds: the bound is the stall_seconds hyperparameter (120 s default)."""
-    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), fault)
+def proxied_secret(training_tables, proxy: FaultyProxy, unique: str) -> str:
+    """A secret whose sign-in reaches the local Snowflake through `proxy`; its name."""
     name = f"tests/proxied-{unique}"
     connection.store_secret(
         name,
@@ -709,6 +855,16 @@ def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
             "schema": "PUBLIC",
         },
     )
+    return name
+
+
+@pytest.mark.parametrize("fault", ["stall", "refuse"])
+def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
+    training_tables, tmp_path, unique, fault
+):
+    """Rows 6 and 7, in seconds: the bound is the stall_seconds hyperparameter (120 s default)."""
+    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), fault)
+    name = proxied_secret(training_tables, proxy, unique)
     try:
         started = time.time()
         code, output, failure, root = run_program(
@@ -724,18 +880,92 @@ def test_snowflake_failing_mid_read_ends_the_job_within_the_bound(
         output,
         failure,
         r"Snowflake stopped answering while the table was being read \((.+), after [\d,]+ of "
-        r"[\d,]+ rows\): check the network and Snowflake's status page, then start the job again\.",
+        r"[\d,]+ rows\): check the network and Snowflake's status page, then start the job "
+        r"again(; if Snowflake is only slow on a large table, raise stall_seconds)?\.",
     )
     assert ended - started < 60  # the bound, plus signing in and Python's start
     # The failure file is written, then the process ends at once.
     assert ended - (root / "output" / "failure").stat().st_mtime < 3
     if fault == "stall":  # silence: the bound ends it, and the log shows the read standing still
         assert "(no answer for 6 s while reading the table, after" in failure
+        assert failure.endswith("if Snowflake is only slow on a large table, raise stall_seconds.")
         assert re.search(
             r"\[train\] reading the table: [\d,]+ of 30,000 rows so far \([\d,]+ rows/s\)", output
         )
     else:  # the connector gives up on a broken connection by itself
         assert "(the connection failed: " in failure
+
+
+def test_a_dead_stack_mid_read_ends_the_job_within_the_bound(training_tables, tmp_path, unique):
+    """Round 3, case 8: the local stack killed while a job reads rows. Snowflake says nothing
+    more, and nothing reads the job's log (its pipe is closed): the job's own watchdog ends it
+    within stall_seconds all the same, with the reason in its failure file."""
+    proxy = FaultyProxy(int(os.environ["SNOWFLAKE_PORT"]), "stall")
+    name = proxied_secret(training_tables, proxy, unique)
+    values = {"secret_name": name, "table": "BIG", "stall_seconds": "6", "progress_seconds": "1"}
+    process, root = run_program(tmp_path, values, wait=False)
+    try:
+        for line in process.stdout:
+            if "rows to read" in line:
+                break
+        process.stdout.close()  # the stack's log reader is gone with it
+        closed = time.monotonic()
+        process.wait(timeout=60)
+        ended = time.monotonic()
+    finally:
+        process.kill()
+        proxy.close()
+    assert proxy.tripped.is_set()  # the fault came while chunks were being read
+    assert process.returncode == 1
+    assert ended - closed < 6 + 10  # the bound, plus the rows read before the fault
+    failure = read_reason(root / "output" / "failure")
+    assert re.fullmatch(
+        r"Snowflake stopped answering while the table was being read \(no answer for 6 s while "
+        r"reading the table, after [\d,]+ of 30,000 rows\): check the network and Snowflake's "
+        r"status page, then start the job again; if Snowflake is only slow on a large table, "
+        r"raise stall_seconds\.",
+        failure,
+    ), failure
+    assert not any((root / "model").iterdir())
+
+
+BLOCKED_IN_THE_CHECKS = """
+import socket, sys
+from pathlib import Path
+from sagemaker_snowpark.training import program
+from sagemaker_snowpark.training.contract import Paths
+
+listener = socket.create_server(("127.0.0.1", 0))
+silent = socket.create_connection(listener.getsockname())  # accepted, never answered
+print("checking", flush=True)
+with program.Watchdog(Paths(Path(sys.argv[1])), stall_seconds=2, progress_seconds=1):
+    silent.recv(1)  # as the connector waits, inside a socket read, for a check's answer
+"""
+
+
+def test_the_watchdog_fires_while_a_check_waits_in_a_socket_read(tmp_path):
+    """Round 3, case 8: before the first batch, during the checks, the reading thread blocked
+    in a socket read and the log's reader gone: the bound still ends the job."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_IN_THE_CHECKS, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout.readline() == b"checking\n"
+        process.stdout.close()  # nobody reads the log any more
+        started = time.monotonic()
+        process.wait(timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert elapsed < 2 + 3
+    assert (tmp_path / "output" / "failure").read_text() == (
+        "Snowflake stopped answering while the table was being read (no answer for 2 s while "
+        "checking the table): check the network and Snowflake's status page, then start the job "
+        "again; if Snowflake is only slow on a large table, raise stall_seconds."
+    )
 
 
 # --- Full and read-only disks ---------------------------------------------------------------------
@@ -851,18 +1081,53 @@ def test_the_failure_reason_is_written_even_when_the_output_folder_is_full(tmp_p
     paths = Paths(tmp_path)
     paths.output_data.mkdir(parents=True)
     (paths.output_data / "report.md").write_text("x" * 1000)
-    original, calls = Path.write_text, []
+    original, calls = Path.write_bytes, []
 
-    def write_text(self, text, *args, **kwargs):
+    def write_bytes(self, data):
         calls.append(self)
         if self == paths.failure and (len(calls) == 1 or paths.output_data.exists()):
             raise OSError(errno.ENOSPC, "No space left on device")
-        return original(self, text, *args, **kwargs)
+        return original(self, data)
 
-    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
     assert write_failure(paths, "Table T is empty: load it with notebook 03.")
     assert paths.failure.read_text() == "Table T is empty: load it with notebook 03."
     assert not paths.output_data.exists()
+
+
+def test_the_reason_goes_into_the_space_set_aside_at_the_start(tmp_path, monkeypatch):
+    """Round 3, case 5: nothing new can be written (the disk is full, and no report is there
+    to remove); the space reserve_space set aside takes the reason."""
+    from sagemaker_snowpark.training.contract import Paths, reserve_space, write_failure
+
+    paths = Paths(tmp_path)
+    reserve_space(paths.failure)
+    assert tree(tmp_path) == ["/opt/ml/output/"]  # the program's own file, not SageMaker's
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.setattr(Path, "write_text", full)
+    message = "Table T has NULLs in 1 of 9 rows (TORQUE_NM in 1): fill or remove those rows."
+    assert write_failure(paths, message)
+    assert paths.failure.read_text() == message
+    assert [p.name for p in paths.failure.parent.iterdir()] == ["failure"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_failing_job_on_a_full_output_folder_still_gives_its_reason(training_tables, tmp_path):
+    """Round 3, case 5, end to end: /opt/ml/output/failure answers every write with ENOSPC
+    (it is /dev/full), as on a full disk; the reason still replaces the generic one."""
+    output = tmp_path / "algo-1" / "output"
+    output.mkdir(parents=True)
+    (output / "failure").symlink_to("/dev/full")
+    code, log, failure, root = run_program(tmp_path, {"table": "NO_SUCH_TABLE"})
+    assert code == 1, log
+    assert not (output / "failure").is_symlink()
+    assert failure.startswith("Table NO_SUCH_TABLE does not exist (or the role may not read it)")
+    assert log.strip().splitlines()[-1] == f"[train] failed: {failure}"
+    assert sorted(p.name for p in output.iterdir()) == ["data", "failure"]
 
 
 def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path, monkeypatch):
@@ -897,6 +1162,15 @@ def test_the_troubleshooting_page_lists_the_new_messages():
         "is not writable",
         "warning: only N failing and M non-failing rows in the validation split",
         "cannot be computed",
+        # Round 3
+        "names in double quotes are case-sensitive",
+        "which differ only in case",
+        "Hyperparameter table is empty",
+        "a name of N characters",
+        "raise stall_seconds",
+        "the reason could not be written to",
+        "or set the --source-table, --database and --schema arguments",
+        "set the --schema argument",
     ):
         assert message in table, message
     # SageMaker sets FailureReason only for failed jobs: a stopped job is not listed as one.

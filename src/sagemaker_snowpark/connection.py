@@ -29,7 +29,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from . import keypair
-from .errors import TutorialError
+from .errors import TutorialError, cut
 
 CONNECTION_FIELDS = ("role", "warehouse", "database", "schema", "host", "port", "protocol")
 AUTH_FIELDS = ("privateKey", "token", "password")
@@ -42,6 +42,9 @@ DEFAULT_TIMEOUTS = {"login_timeout": 60, "network_timeout": 120, "socket_timeout
 _IDENTIFIER_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"]|""){1,255}")'
 _IDENTIFIER = re.compile(_IDENTIFIER_PART)
 _QUALIFIED = re.compile(rf"{_IDENTIFIER_PART}(?:\.{_IDENTIFIER_PART}){{0,2}}")
+# What a message may show of an unknown field's name: a short name, as a typo would be. Anything
+# else (a pasted key or token used as a name) is described by its length, never quoted.
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 # AWS Region names: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7, ...
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 # What `account` and `host` may hold: a host name's characters, no scheme, path or port.
@@ -59,7 +62,7 @@ def check_identifier(value: str, what: str, qualified: bool = False) -> str:
         return value
     example = "DATABASE.SCHEMA.TABLE" if qualified else "HOL_WH"
     raise TutorialError(
-        f"{what} {str(value)[:60]!r} is not a Snowflake identifier: use letters, digits, _ and $ "
+        f"{what} {cut(value)!r} is not a Snowflake identifier: use letters, digits, _ and $ "
         f"starting with a letter or _ (e.g. {example}), or put a name with other characters in "
         'double quotes ("My Table").'
     )
@@ -70,7 +73,7 @@ def check_region(region: str | None, what: str = "Region") -> str | None:
     if region is None or _REGION.fullmatch(region):
         return region
     raise TutorialError(
-        f"{what} {region[:40]!r} is not an AWS Region name: use one like us-east-1 (the Region "
+        f"{what} {cut(region)!r} is not an AWS Region name: use one like us-east-1 (the Region "
         "where notebook 02 stored the secret)."
     )
 
@@ -115,6 +118,37 @@ def _json_type(value) -> str:
     if isinstance(value, str):
         return "text"
     return {dict: "an object", list: "a list", type(None): "null"}.get(type(value), "a value")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a learner sets a job's values: a training job's hyperparameters, a Processing job's
+    arguments. Messages name the one the learner sets: `HYPERPARAMETERS("table", "schema")` is
+    "the table and schema hyperparameters", `ARGUMENTS("source_table")` "the --source-table
+    argument"."""
+
+    kind: str
+    prefix: str = ""
+
+    def __call__(self, *names: str) -> str:
+        shown = [self.prefix + (name.replace("_", "-") if self.prefix else name) for name in names]
+        listed = shown[-1] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+        return f"the {listed} {self.kind}{'s' if len(shown) > 1 else ''}"
+
+
+HYPERPARAMETERS = Settings("hyperparameter")
+ARGUMENTS = Settings("argument", "--")
+
+
+def unknown_fields_shown(names: list[str], most: int = 5) -> str:
+    """Unknown field names as a message lists them: short names as they are, others by their
+    length (a value pasted as a name may be key material), at most `most` of them."""
+    shown = [
+        name if _FIELD_NAME.fullmatch(name) else f"a name of {len(name):,} characters"
+        for name in names[:most]
+    ]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown) + more
 
 
 @dataclass(frozen=True)
@@ -165,7 +199,7 @@ def parse_secret(value: str | dict) -> SnowflakeSecret:
     unknown = sorted(set(document) - set(ALLOWED_FIELDS))
     if unknown:
         raise TutorialError(
-            f"The secret has unknown field(s) {', '.join(unknown)}: allowed fields are "
+            f"The secret has unknown field(s) {unknown_fields_shown(unknown)}: allowed fields are "
             f"{', '.join(ALLOWED_FIELDS)}."
         )
     for name in ("account", "user"):
@@ -228,6 +262,7 @@ def parse_secret(value: str | dict) -> SnowflakeSecret:
 
 def _aws_error(error: Exception, secret_name: str, region: str, storing=False) -> TutorialError:
     code = error.response["Error"]["Code"] if isinstance(error, ClientError) else ""
+    secret_name, region = cut(secret_name), cut(region)
     if storing and code in ("AccessDeniedException", "AccessDenied"):
         # AWS names the action it refused; the policy statement to check follows from it.
         action = re.search(r"perform: (secretsmanager:\w+)", str(error))
@@ -255,7 +290,9 @@ def _aws_error(error: Exception, secret_name: str, region: str, storing=False) -
         return TutorialError(
             f"Cannot reach AWS Secrets Manager in {region}: check the Region name and the network."
         )
-    return TutorialError(f"Reading secret {secret_name} in {region} failed: {code or error}.")
+    return TutorialError(
+        f"Reading secret {secret_name} in {region} failed: {code or cut(error, 300)}."
+    )
 
 
 @lru_cache(maxsize=8)
@@ -361,13 +398,15 @@ def session(
     *,
     defaults: dict | None = None,
     require_namespace: bool = False,
+    settings: Settings = HYPERPARAMETERS,
     **overrides,
 ):
     """A Snowpark Session signed in with the named secret (or workload identity without one).
 
     `overrides` win over the secret, e.g. session(name, region, warehouse="BIG_WH"); `defaults`
     apply where neither names a value. With `require_namespace`, a session without a current
-    database, schema or warehouse is closed and reported in one line (see check_namespace).
+    database, schema or warehouse is closed and reported in one line (see check_namespace), which
+    names the `settings` the learner sets (a training job's hyperparameters by default).
     """
     from snowflake.snowpark import Session
 
@@ -386,14 +425,14 @@ def session(
         raise sign_in_error(error, params) from None
     if require_namespace:
         try:
-            check_namespace(created, params)
+            check_namespace(created, params, settings)
         except TutorialError:
             created.close()
             raise
     return created
 
 
-def check_namespace(session, params: dict) -> None:
+def check_namespace(session, params: dict, settings: Settings = HYPERPARAMETERS) -> None:
     """One line naming what to set when the session has no current database, schema or warehouse.
 
     Snowflake signs in even when the database, schema or warehouse asked for does not exist or
@@ -404,7 +443,7 @@ def check_namespace(session, params: dict) -> None:
         "SELECT CURRENT_USER(), CURRENT_ROLE(), CURRENT_DATABASE(), CURRENT_SCHEMA(), "
         "CURRENT_WAREHOUSE()"
     ).collect()[0]
-    grant = f"and GRANT ROLE {role} TO USER {user} if the role lacks it"
+    grant = f"and GRANT ROLE {cut(role)} TO USER {cut(user)} if the role lacks it"
     # What is missing, how its name is shown, and where workload identity users set it.
     needed = [
         (
@@ -426,13 +465,13 @@ def check_namespace(session, params: dict) -> None:
             continue
         asked = params.get(kind)
         what = (
-            f"{kind} {shown} does not exist or role {role} may not use it"
+            f"{kind} {cut(shown)} does not exist or role {cut(role)} may not use it"
             if asked
             else f"no {kind} was named"
         )
         raise TutorialError(
             f"The Snowflake session has no current {kind} ({what}): create it with notebook 03, "
-            f"or set the {kind} hyperparameter or the secret's {kind}{workload_identity}, {grant}."
+            f"or set {settings(kind)} or the secret's {kind}{workload_identity}, {grant}."
         )
 
 
@@ -462,7 +501,8 @@ def workload_identity_statements(
 def sign_in_error(error: Exception, params: dict) -> TutorialError:
     """A one-line reason for a failed sign-in; the connector's message never holds the key."""
     text = " ".join(str(error).split())
-    who = f"user {params.get('user', '(workload identity)')} of account {params['account']}"
+    account = cut(params["account"])
+    who = f"user {cut(params.get('user', '(workload identity)'))} of account {account}"
     if "390144" in text or "JWT token is invalid" in text:
         return TutorialError(
             f"Snowflake rejected the key pair of {who}: register the public key with the ALTER "
@@ -472,8 +512,8 @@ def sign_in_error(error: Exception, params: dict) -> TutorialError:
         return TutorialError(f"Snowflake rejected the credentials of {who}: check user and secret.")
     if "250001" in text or "Could not connect" in text or "timed out" in text.lower():
         return TutorialError(
-            f"Cannot reach Snowflake for account {params['account']} (no answer, or only "
+            f"Cannot reach Snowflake for account {account} (no answer, or only "
             f"errors, within {params.get('login_timeout')} s): check the account identifier "
             "(orgname-accountname), the network, and Snowflake's status page."
         )
-    return TutorialError(f"Signing in to Snowflake as {who} failed: {text[:300]}")
+    return TutorialError(f"Signing in to Snowflake as {who} failed: {cut(text, 300)}")

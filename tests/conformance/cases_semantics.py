@@ -77,6 +77,18 @@ def _table_named(session, name: str, query: str):
     return rows(session.sql(query))
 
 
+def _schema_of(name: str, columns: str = "HUMIDITY INT", select: str | None = None):
+    """The column names Snowpark's DataFrame.schema gives (a describe-only request) for a table
+    created as HUMIDITY with `columns`, read as `name` (and `select`ed, if given)."""
+
+    def run(session):
+        session.sql(f"CREATE OR REPLACE TABLE HUMIDITY ({columns})").collect()
+        frame = session.table(name)
+        return (frame.select(select) if select else frame).schema.names
+
+    return run
+
+
 def _without_context(session):
     fresh = Session.builder.configs(connection_options(None, None)).create()
     try:
@@ -238,6 +250,41 @@ CASES = [
         lambda s: _table_named(s, '"humidity"', "SELECT * FROM humidity"),
         Raises(2003, "does not exist or not authorized"),
         "Identifier requirements: unquoted identifiers are stored upper case",
+    ),
+    Case(
+        "Identifiers",
+        "DataFrame.schema of session.table('\"humidity\"'): no HUMIDITY found",
+        _schema_of('"humidity"'),
+        Raises(2003, "does not exist or not authorized"),
+        "Identifier requirements: quoted identifiers are case-sensitive (in schema lookups too)",
+    ),
+    Case(
+        "Identifiers",
+        'DataFrame.schema of a select of "humidity" from column HUMIDITY',
+        _schema_of("HUMIDITY", select='"humidity"'),
+        Raises(904, "invalid identifier"),
+        "Identifier requirements: quoted identifiers are case-sensitive (in schema lookups too)",
+    ),
+    Case(
+        "Identifiers",
+        'DataFrame.schema of a table with a quoted lower-case column: "udi", quoted',
+        _schema_of("HUMIDITY", columns='"udi" INT, TYPE VARCHAR'),
+        ['"udi"', "TYPE"],
+        "DataFrame.schema: case-sensitive names come quoted",
+    ),
+    Case(
+        "Identifiers",
+        'DESCRIBE TABLE "humidity" of a table HUMIDITY',
+        lambda s: _table_named(s, "HUMIDITY", 'DESCRIBE TABLE "humidity"'),
+        Raises(2003, "does not exist or not authorized"),
+        "DESCRIBE TABLE; Identifier requirements: quoted identifiers are case-sensitive",
+    ),
+    Case(
+        "Identifiers",
+        'SHOW COLUMNS IN TABLE "humidity" of a table HUMIDITY',
+        lambda s: _table_named(s, "HUMIDITY", 'SHOW COLUMNS IN TABLE "humidity"'),
+        Raises(2003, "does not exist or not authorized"),
+        "SHOW COLUMNS; Identifier requirements: quoted identifiers are case-sensitive",
     ),
     Case(
         "Sessions",

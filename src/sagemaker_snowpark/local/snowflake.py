@@ -21,7 +21,9 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   fakesnow could leave a DuckDB macro behind;
 - SUM/AVG of fixed-point numbers stay fixed-point (fakesnow casts them to DOUBLE), unaliased
   aggregates are named as Snowflake names them (COUNT(*)), RESULT_SCAN works inside a query;
-- quoted identifiers are case-sensitive, as on Snowflake, though DuckDB's catalog is not;
+- quoted identifiers are case-sensitive, as on Snowflake, though DuckDB's catalog is not: in
+  queries and in the schema lookups (DESCRIBE TABLE, SHOW COLUMNS, the describe-only requests
+  behind a DataFrame's schema);
 - Snowpark's `session.file.put` quoting of the stage name;
 - HASH() returns Snowflake's signed 64-bit type instead of DuckDB's unsigned one;
 - stage files live in the state folder, not in a temporary folder per process;
@@ -1004,80 +1006,107 @@ def _exact_average(argument, scale: int):
     )
 
 
+def _resolved(ident: exp.Identifier) -> str:
+    """The name Snowflake stores for an identifier: quoted as written, unquoted upper-cased.
+
+    The one rule of identifier case here; DuckDB's catalog would match any case.
+    """
+    return ident.name if ident.quoted else ident.name.upper()
+
+
+def _shown(ident: exp.Identifier) -> str:
+    """An identifier as Snowflake's error messages show it."""
+    return _quoted(ident.name) if ident.quoted else ident.name.upper()
+
+
+def _table_columns(cursor, table: exp.Table) -> list[str] | None:
+    """The columns of the table `table` names, resolved as Snowflake resolves names; None when
+    it names no table of the catalog (a view, a table function, a table DuckDB reports on its
+    own). A table differing only in case, which DuckDB would use, is Snowflake's error 2003."""
+    ident = table.this
+    conn = cursor._conn
+    catalog = table.catalog or conn.database
+    schema = table.db or conn.schema
+    if not isinstance(ident, exp.Identifier) or not catalog or not schema:
+        return None
+    wanted = _resolved(ident)
+    names = [
+        row[0]
+        for row in cursor._duck_conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE upper(table_catalog) = "
+            "upper(?) AND upper(table_schema) = upper(?) AND upper(table_name) = upper(?)",
+            [catalog, schema, wanted],
+        ).fetchall()
+    ]
+    if not names:
+        return None
+    if wanted not in names:
+        raise ProgrammingError(
+            msg=f"SQL compilation error:\nObject '{_shown(ident)}' does not exist or not "
+            "authorized.",
+            errno=2003,
+            sqlstate="42S02",
+        )
+    return [
+        row[0]
+        for row in cursor._duck_conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE upper(table_catalog) = "
+            "upper(?) AND upper(table_schema) = upper(?) AND table_name = ?",
+            [catalog, schema, wanted],
+        ).fetchall()
+    ]
+
+
 def _check_identifier_case(cursor, expression) -> None:
     """Quoted identifiers are case-sensitive on Snowflake; DuckDB's catalog ignores case.
 
-    A table or column named in a statement resolves (quoted: as written, unquoted: upper-cased)
-    only to an object of exactly that name: one differing only in case, which DuckDB would use,
-    is an error here as on Snowflake. Names this cannot see (table functions, stages) are left
-    to DuckDB.
+    A table or column named in a statement resolves (see _resolved) only to an object of exactly
+    that name: one differing only in case, which DuckDB would use, is an error here as on
+    Snowflake. That holds for the schema lookups too: DESCRIBE TABLE, SHOW COLUMNS IN TABLE, and
+    the describe-only requests (DESCRIBE SELECT ...) that give Snowpark a DataFrame's schema.
+    Names this cannot see (table functions, stages) are left to DuckDB.
     """
+    if isinstance(expression, exp.Describe) and isinstance(expression.this, exp.Table):
+        _table_columns(cursor, expression.this)
+        return
+    if isinstance(expression, exp.Show) and isinstance(expression.args.get("scope"), exp.Table):
+        _table_columns(cursor, expression.args["scope"])
+        return
+    if isinstance(expression, exp.Describe):
+        expression = expression.this  # a describe-only request: the query it describes
     if not isinstance(expression, (exp.Select, exp.Insert, exp.Update, exp.Delete, exp.Create)):
         return
-    conn = cursor._conn
-    duck = cursor._duck_conn
     ctes = {cte.alias_or_name.upper() for cte in expression.find_all(exp.CTE)}
     target = expression.this if isinstance(expression, exp.Create) else None
     columns: list[str] = []
     complete = True  # every source is a table whose columns are known
     for table in expression.find_all(exp.Table):
-        ident = table.this
-        if not isinstance(ident, exp.Identifier) or table.name.upper() in ctes:
+        if table.name.upper() in ctes:
             complete = False
             continue
         if target is not None and (table is target or table.parent is target):
             continue
-        wanted = ident.name if ident.quoted else ident.name.upper()
-        catalog = table.catalog or conn.database
-        schema = table.db or conn.schema
-        if not catalog or not schema:
+        found = _table_columns(cursor, table)
+        if found is None:
             complete = False
             continue
-        names = [
-            row[0]
-            for row in duck.execute(
-                "SELECT table_name FROM information_schema.tables WHERE upper(table_catalog) = "
-                "upper(?) AND upper(table_schema) = upper(?) AND upper(table_name) = upper(?)",
-                [catalog, schema, wanted],
-            ).fetchall()
-        ]
-        if not names:
-            complete = False
-            continue
-        if wanted not in names:
-            shown = _quoted(wanted) if ident.quoted else wanted
-            raise ProgrammingError(
-                msg=f"SQL compilation error:\nObject '{shown}' does not exist or not authorized.",
-                errno=2003,
-                sqlstate="42S02",
-            )
-        columns += [
-            row[0]
-            for row in duck.execute(
-                "SELECT column_name FROM information_schema.columns WHERE upper(table_catalog) = "
-                "upper(?) AND upper(table_schema) = upper(?) AND table_name = ?",
-                [catalog, schema, wanted],
-            ).fetchall()
-        ]
+        columns += found
     if not complete:
         return
     known = set(columns)
     aliases = [a.args.get("alias") for a in expression.find_all(exp.Alias)]
     aliases += [i for t in expression.find_all(exp.TableAlias) for i in t.columns]
-    known |= {
-        i.name if i.quoted else i.name.upper() for i in aliases if isinstance(i, exp.Identifier)
-    }
+    known |= {_resolved(i) for i in aliases if isinstance(i, exp.Identifier)}
     for column in expression.find_all(exp.Column):
         ident = column.this
         if not isinstance(ident, exp.Identifier):
             continue
-        wanted = ident.name if ident.quoted else ident.name.upper()
+        wanted = _resolved(ident)
         if wanted in known:
             continue
         if any(name.upper() == wanted.upper() for name in known):
-            shown = _quoted(wanted) if ident.quoted else wanted
             raise ProgrammingError(
-                msg=f"SQL compilation error:\ninvalid identifier '{shown}'",
+                msg=f"SQL compilation error:\ninvalid identifier '{_shown(ident)}'",
                 errno=904,
                 sqlstate="42000",
             )

@@ -5,6 +5,10 @@ string), input/config/resourceconfig.json (this host and all hosts), model/ (tar
 model.tar.gz after the program exits), output/data/ (tarred into output.tar.gz) and
 output/failure, whose text becomes the job's FailureReason. SAGEMAKER_BASE_DIR moves the root,
 so the program also runs outside a container (the local stack and the tests use that).
+
+The one-line reason must reach SageMaker even when the disk is full (a full disk is a common
+reason to fail): its space is set aside when the program starts (reserve_space), and
+write_reason uses it. The same helpers write a Processing job's /opt/ml/output/message.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..connection import check_identifier, check_region
-from ..errors import TutorialError
+from ..connection import check_identifier, check_region, unknown_fields_shown
+from ..errors import TutorialError, cut, fit
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,19 @@ PARAMETERS = {
     "baseline_max_rows": Parameter(int, 250_000, 1_000, 100_000_000, "baseline sample cap"),
     "tracker_port": Parameter(int, 9099, 1024, 65535, "XGBoost tracker port on algo-1"),
     "stall_seconds": Parameter(
-        int, 120, 5, 3600, "seconds without a new batch from Snowflake before the job fails"
+        int, 120, 5, 3600, "seconds without an answer from Snowflake before the job fails"
     ),
     "progress_seconds": Parameter(int, 30, 1, 30, "seconds between progress lines while reading"),
 }
-# Names the program puts into SQL: checked before it signs in.
-IDENTIFIERS = {"table": True, "database": False, "schema": False, "warehouse": False}
+# Names the program puts into SQL, checked before it signs in: whether each may be qualified
+# (DATABASE.SCHEMA.NAME), and whether it must be given (empty database, schema, warehouse: the
+# secret's or the defaults; an empty table would name nothing).
+IDENTIFIERS = {
+    "table": (True, True),
+    "database": (False, False),
+    "schema": (False, False),
+    "warehouse": (False, False),
+}
 
 
 def parse_hyperparameters(raw: dict) -> dict:
@@ -90,7 +102,8 @@ def parse_hyperparameters(raw: dict) -> dict:
     unknown = sorted(set(raw) - set(PARAMETERS))
     if unknown:
         raise TutorialError(
-            f"Unknown hyperparameter(s) {', '.join(unknown)}: allowed are {', '.join(PARAMETERS)}."
+            f"Unknown hyperparameter(s) {unknown_fields_shown(unknown)}: allowed are "
+            f"{', '.join(PARAMETERS)}."
         )
     values = {}
     for name, parameter in PARAMETERS.items():
@@ -103,19 +116,30 @@ def parse_hyperparameters(raw: dict) -> dict:
         except ValueError:
             kind = {int: "an integer", float: "a number", str: "a string"}[parameter.kind]
             raise TutorialError(
-                f"Hyperparameter {name} must be {kind}, got {text[:40]!r} ({parameter.help})."
+                f"Hyperparameter {name} must be {kind}, got {cut(text)!r} ({parameter.help})."
             ) from None
         if parameter.low is not None and not parameter.low <= value <= parameter.high:
             raise TutorialError(
-                f"Hyperparameter {name}={text} is out of range: use {parameter.low:g} to "
+                f"Hyperparameter {name}={cut(text)} is out of range: use {parameter.low:g} to "
                 f"{parameter.high:g} ({parameter.help})."
             )
         values[name] = value
-    for name, qualified in IDENTIFIERS.items():
-        if values[name]:
-            check_identifier(values[name], f"Hyperparameter {name}", qualified)
+    check_names(values)
     check_region(values["region"] or None, "Hyperparameter region")
     return values
+
+
+def check_names(values: dict) -> None:
+    """Each name that goes into SQL is one Snowflake identifier, and the table is given."""
+    for name, (qualified, required) in IDENTIFIERS.items():
+        if required and not values[name]:
+            default = PARAMETERS[name].default
+            raise TutorialError(
+                f"Hyperparameter {name} is empty: name {PARAMETERS[name].help} (e.g. {default} "
+                f"or DATABASE.SCHEMA.{default}), or leave {name} out to use {default}."
+            )
+        if values[name]:
+            check_identifier(values[name], f"Hyperparameter {name}", qualified)
 
 
 @dataclass(frozen=True)
@@ -149,28 +173,102 @@ def read_hosts(paths: Paths) -> Hosts:
     return Hosts(config["current_host"], tuple(config["hosts"]))
 
 
+def print_line(line: str, stream=None) -> None:
+    """Print one line of the job's log, flushed. Never raises: when nothing reads the log any more
+    (a closed pipe: the local stack died), the job goes on and its own bounds still end it."""
+    try:
+        print(line, file=stream or sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _reserve_of(target: Path) -> Path:
+    return target.with_name(f".{target.name}.reserved")
+
+
+def is_reserve(path: Path) -> bool:
+    """Whether `path` is the space a reason set aside (the program's own, not SageMaker's)."""
+    return path.name.startswith(".") and path.name.endswith(".reserved")
+
+
+# A block of the disk: more than a reason's 1 KB (errors.REASON_BYTES).
+RESERVED_BYTES = 4096
+
+
+def reserve_space(target: Path) -> None:
+    """Set aside, now, the disk space the one-line reason at `target` will need: a file of
+    RESERVED_BYTES beside it, which write_reason overwrites in place (no new blocks) and renames.
+
+    Nothing is reported when even this cannot be written: write_reason then tries the usual way.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(_reserve_of(target), "wb") as reserve:
+            reserve.write(b" " * RESERVED_BYTES)
+            reserve.flush()
+            os.fsync(reserve.fileno())
+    except OSError:
+        pass
+
+
+def release_space(target: Path) -> None:
+    """Give back the space reserve_space set aside (the job ends well: no reason to write)."""
+    try:
+        _reserve_of(target).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def write_reason(
+    target: Path, message: str, log_prefix: str, make_room: Callable[[], None] | None = None
+) -> bool:
+    """Write a job's one-line reason to `target` (its first 1 KB becomes FailureReason or
+    ExitMessage; fit keeps the fix of an over-long one); False if it cannot be written.
+
+    It goes into the space reserve_space set aside, so a full disk does not stop it; without that
+    space, the usual way, and on a full disk once more after `make_room()`. If all fail, the
+    reason goes to the log (stderr), which SageMaker keeps.
+    """
+    data = fit(message).encode()
+    reserve = _reserve_of(target)
+    try:
+        with open(reserve, "r+b") as file:  # overwritten in place: on a full disk too
+            file.write(data)
+            file.truncate(len(data))
+        os.replace(reserve, target)
+        return True
+    except OSError:
+        pass  # no space was set aside (or it is gone): the usual way
+    for attempt in range(2):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            return True
+        except OSError as error:
+            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+            if attempt or not full or make_room is None:
+                print_line(
+                    f"{log_prefix} the reason could not be written to {target} "
+                    f"({error.strerror}); it is: {fit(message)}",
+                    sys.stderr,
+                )
+                return False
+            make_room()
+    return False
+
+
 def write_failure(paths: Paths, message: str) -> bool:
     """Write the reason SageMaker shows as the job's FailureReason; False if it cannot be written.
 
-    When /opt/ml/output is full, the program's own reports there are removed to make room: the
-    reason matters more than a report of a job that failed anyway.
+    When /opt/ml/output is full and no space was set aside, the program's own reports there are
+    removed to make room: the reason matters more than a report of a job that failed anyway.
     """
-    for attempt in range(2):
-        try:
-            paths.failure.parent.mkdir(parents=True, exist_ok=True)
-            paths.failure.write_text(message[:1024])
-            return True
-        except OSError as error:
-            if attempt or error.errno not in (errno.ENOSPC, errno.EDQUOT):
-                print(
-                    f"[train] the failure reason could not be written to {paths.failure} "
-                    f"({error.strerror}); it is: {message}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return False
-            shutil.rmtree(paths.output_data, ignore_errors=True)
-    return False
+    return write_reason(
+        paths.failure,
+        message,
+        "[train]",
+        make_room=lambda: shutil.rmtree(paths.output_data, ignore_errors=True),
+    )
 
 
 def disk_error(error: OSError, path: Path, needed_bytes: int, what: str) -> TutorialError:
@@ -205,6 +303,8 @@ def tree(root: Path, depth: int = 3) -> list[str]:
 
     def walk(folder: Path, level: int) -> None:
         for entry in sorted(folder.iterdir()):
+            if is_reserve(entry):
+                continue  # the program's own (reserve_space), not what SageMaker gave
             name = "/opt/ml/" + entry.relative_to(root).as_posix()
             if entry.is_dir():
                 shown.append(f"{name}/")

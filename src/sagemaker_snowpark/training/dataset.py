@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import math
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ from snowflake.snowpark.functions import min as min_
 from snowflake.snowpark.functions import sum as sum_
 from snowflake.snowpark.types import StringType, _NumericType
 
-from ..errors import TutorialError
+from ..connection import HYPERPARAMETERS, Settings
+from ..errors import TutorialError, cut
 from .contract import disk_error
 
 LABEL = "MACHINE_FAILURE"
@@ -49,34 +51,103 @@ _SPLIT_BUCKETS = 10_000
 SCRATCH_BYTES_PER_ROW = 64
 
 
-def check_table(session, table: str, label: bool = True, made_by: str = "notebook 03"):
-    """The table as a DataFrame, after checking it exists and has the expected columns (the label
-    too when `label`); the errors say to rebuild it with `made_by`."""
-    try:
-        frame = session.table(table)
-        schema = frame.schema
-    except SnowparkSQLException as error:
-        if "does not exist" in str(error) or "not authorized" in str(error):
-            raise TutorialError(
-                f"Table {table} does not exist (or the role may not read it): run {made_by}, "
-                "or set the table, database and schema parameters."
-            ) from None
-        raise
-    types = {f.name.strip('"').upper(): f.datatype for f in schema.fields}
+@dataclass(frozen=True)
+class Table:
+    """A table the program reads, checked: its name as the learner gave it, its rows (`frame`)
+    with the program's column names (UDI, TYPE, ...), the table's own identifier of each (e.g.
+    '"udi"' for a column created in quotes), and what builds it, for the messages."""
+
+    name: str
+    frame: object  # a Snowpark DataFrame
+    identifiers: dict[str, str]
+    made_by: str
+
+    @property
+    def shown(self) -> str:
+        """The name as messages show it (a long one cut)."""
+        return cut(self.name)
+
+
+def expected_columns(label: bool = True) -> dict[str, type]:
+    """The columns the program reads, by the name it uses, with the type each must have."""
     expected = {"UDI": _NumericType, "TYPE": StringType}
     if label:
         expected[LABEL] = _NumericType
     expected.update({name: _NumericType for name in NUMERIC_FEATURES})
+    return expected
+
+
+def check_table(
+    session,
+    table: str,
+    label: bool = True,
+    made_by: str = "notebook 03",
+    settings: Settings = HYPERPARAMETERS,
+    setting: str = "table",
+) -> Table:
+    """The table, after checking it exists and has the expected columns (the label too when
+    `label`), each found by resolve_columns. The errors say to rebuild it with `made_by`, or to
+    set `setting` (and the database and schema) the way the learner sets them (`settings`)."""
+    source = session.table(table)
+    try:
+        schema = source.schema
+    except SnowparkSQLException as error:
+        if "does not exist" in str(error) or "not authorized" in str(error):
+            raise missing_table(table, made_by, settings, setting) from None
+        raise
+    identifiers = resolve_columns(schema, table, expected_columns(label), made_by)
+    # The program's names from here on: the table's own ones only in this projection.
+    frame = source.select(*[col(ident).alias(name) for name, ident in identifiers.items()])
+    return Table(table, frame, identifiers, made_by)
+
+
+def missing_table(table: str, made_by: str, settings: Settings, setting: str) -> TutorialError:
+    """One line for a table Snowflake does not find, with the case rule when quotes explain it."""
+    lower = [part for part in re.findall(r'"((?:[^"]|"")+)"', table) if part != part.upper()]
+    case = (
+        f'; names in double quotes are case-sensitive: "{cut(lower[-1])}" is not '
+        f"{cut(lower[-1].upper())} (the name without the quotes)"
+        if lower
+        else ""
+    )
+    return TutorialError(
+        f"Table {cut(table)} does not exist (or the role may not read it): run {made_by}, or set "
+        f"{settings(setting, 'database', 'schema')}{case}."
+    )
+
+
+def resolve_columns(schema, table: str, expected: dict[str, type], made_by: str) -> dict[str, str]:
+    """The table's identifier of each expected column, checked for its type.
+
+    A column resolves to the one of exactly its name (UDI) or, when there is none, to the one
+    whose name differs only in case: a column created in quotes, e.g. "udi" by write_pandas from
+    a pandas frame's lower-case names. Two such columns ("udi" and "Udi") are ambiguous.
+    """
+    fields = {f.name: f.datatype for f in schema.fields}
+    stored = {name: name.strip('"') for name in fields}  # '"udi"' -> 'udi', 'UDI' -> 'UDI'
+    identifiers = {}
     for name, kind in expected.items():
-        if name not in types:
-            raise TutorialError(f"Table {table} has no column {name}: rebuild it with {made_by}.")
-        if not isinstance(types[name], kind):
+        exact = [i for i, s in stored.items() if s == name]
+        found = exact or [i for i, s in stored.items() if s.upper() == name]
+        if not found:
+            raise TutorialError(
+                f"Table {cut(table)} has no column {name}: rebuild it with {made_by}."
+            )
+        if len(found) > 1:
+            raise TutorialError(
+                f"Table {cut(table)} has columns {' and '.join(found)}, which differ only in "
+                f"case: rename all but one of them (ALTER TABLE ... RENAME COLUMN), or rebuild "
+                f"the table with {made_by}."
+            )
+        identifier = found[0]
+        if not isinstance(fields[identifier], kind):
             wanted = "a number" if kind is _NumericType else "text"
             raise TutorialError(
-                f"Column {name} of {table} is {types[name]}, not {wanted}: rebuild the table "
-                f"with {made_by}."
+                f"Column {identifier} of {cut(table)} is {fields[identifier]}, not {wanted}: "
+                f"rebuild the table with {made_by}."
             )
-    return frame
+        identifiers[name] = identifier
+    return identifiers
 
 
 @dataclass(frozen=True)
@@ -118,26 +189,29 @@ def count_values(frame, columns, label: str | None = None) -> ValueCounts:
     return found
 
 
-def check_values(frame, table: str, columns, label: str | None = None) -> int:
+def check_values(table: Table, columns, label: str | None = None) -> int:
     """The table's row count, after checking in Snowflake (one query) that no column the model
     reads holds NULL and that the label, if any, is 0 or 1; each problem is one line saying how
-    many rows are affected and how to fix them."""
-    found = count_values(frame, columns, label)
+    many rows are affected and how to fix them.
+
+    Training and scoring both refuse NULLs, with the same line: the model never saw a missing
+    reading, so it could not score one (and a NULL TYPE would pass for type H)."""
+    found = count_values(table.frame, columns, label)
     if found.rows_with_nulls:
         where = ", ".join(f"{name} in {n:,}" for name, n in found.nulls.items() if n)
         first = next(name for name, n in found.nulls.items() if n)
         raise TutorialError(
-            f"Table {table} has NULLs in {found.rows_with_nulls:,} of {found.rows:,} rows "
-            f"({where}): fill or remove those rows (e.g. DELETE FROM {table} WHERE {first} IS "
-            "NULL), or rebuild the table with notebook 03."
+            f"Table {table.shown} has NULLs in {found.rows_with_nulls:,} of {found.rows:,} rows "
+            f"({where}): fill or remove those rows (e.g. DELETE FROM {table.shown} WHERE "
+            f"{table.identifiers[first]} IS NULL), or rebuild the table with {table.made_by}."
         )
     if found.bad_labels:
         low, high = found.bad_label_range
         seen = f"{low:g}" if low == high else f"{low:g} to {high:g}"
         raise TutorialError(
-            f"Table {table} has {found.bad_labels:,} of {found.rows:,} rows whose {label} is not "
-            f"0 or 1 (values {seen}): the label must be 0 (no failure) or 1 (failure); fix those "
-            "rows, or rebuild the table with notebook 03."
+            f"Table {table.shown} has {found.bad_labels:,} of {found.rows:,} rows whose {label} "
+            f"is not 0 or 1 (values {seen}): the label must be 0 (no failure) or 1 (failure); "
+            f"fix those rows, or rebuild the table with {table.made_by}."
         )
     return found.rows
 
@@ -235,12 +309,14 @@ def is_network_error(error: BaseException) -> bool:
     return any(kind.__name__ in _NETWORK_ERRORS for kind in type(error).__mro__)
 
 
-def stalled_message(rows: int, expected: int, cause: str) -> str:
-    """The one line for a Snowflake that stopped sending rows part-way."""
+def stalled_message(rows: int, expected: int, cause: str, bound: str | None = None) -> str:
+    """The one line for a Snowflake that stopped answering part-way; `bound`: the setting whose
+    wait ran out, which a Snowflake that is only slow on a large table needs raised."""
     read = f", after {rows:,} of {expected:,} rows" if expected else ""
+    slow = f"; if Snowflake is only slow on a large table, raise {bound}" if bound else ""
     return (
         f"Snowflake stopped answering while the table was being read ({cause}{read}): check the "
-        "network and Snowflake's status page, then start the job again."
+        f"network and Snowflake's status page, then start the job again{slow}."
     )
 
 

@@ -25,9 +25,12 @@ non-zero at once (threads of the connector or of XGBoost that still wait on a so
 it alive). Its log lines `validation:roc_auc=...` feed SageMaker metric definitions.
 
 Faults stay bounded and visible: the table's labels and NULLs are checked in Snowflake before it
-is read; while reading, a line every `progress_seconds` (30) says how far it got, and
-`stall_seconds` (120) without a new batch ends the job; SIGTERM (StopTrainingJob, or the end of a
+is read; from those checks to the last batch, a line every `progress_seconds` (30) says how far it
+got, and `stall_seconds` (120) without a step forward ends the job, whatever the connection does
+(and whether or not anyone still reads the log); SIGTERM (StopTrainingJob, or the end of a
 multi-host job whose other host failed) ends it at once, even while XGBoost waits in native code.
+The failure file's space is set aside when the program starts, so the reason reaches SageMaker
+even when the job fails because the disk is full.
 """
 
 from __future__ import annotations
@@ -52,15 +55,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import connection
-from ..errors import TutorialError
+from ..errors import TutorialError, cut, fit
 from . import dataset
 from .contract import (
     Hosts,
     Paths,
     disk_error,
     parse_hyperparameters,
+    print_line,
     read_hosts,
     read_json,
+    release_space,
+    reserve_space,
     tree,
     write_failure,
 )
@@ -79,7 +85,8 @@ STOPPED = (
 
 
 def log(message: str) -> None:
-    print(f"[train] {message}", flush=True)
+    """One line of the job's log; never raises (see print_line)."""
+    print_line(f"[train] {message}")
 
 
 # --- Ending: the first reason wins, and the process ends as soon as it is written ---------
@@ -97,7 +104,7 @@ def record_failure(paths: Paths, message: str, outcome: str = "failed") -> bool:
         _ended.set()
         shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
         write_failure(paths, message)
-        log(f"{outcome}: {message}")
+        log(f"{outcome}: {fit(message)}")  # as the failure file has it
         return True
 
 
@@ -105,8 +112,11 @@ def exit_now(code: int) -> None:
     """Flush the log and end the process, whatever threads still wait (on a socket, in XGBoost)."""
     for folder in _scratch:
         shutil.rmtree(folder, ignore_errors=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # nothing reads the log any more: end all the same
+            pass
     os._exit(code)
 
 
@@ -137,11 +147,14 @@ def stop_on_sigterm(paths: Paths) -> threading.Thread:
 
 
 class Watchdog:
-    """From the table's checks to its last batch: a progress line every `progress_seconds`; and,
-    once rows are being read, the end of the job when `stall_seconds` pass without a new batch
-    (the connector's own retries of a silent or refusing Snowflake can take ten minutes). The
-    checks and the count are queries Snowflake may take long to run on a large table: the
-    connector's own timeouts bound them, and a broken connection there is reported the same way.
+    """From the table's checks to its last batch: a progress line every `progress_seconds`, and
+    the end of the job when `stall_seconds` pass without a step forward (a check answered, a
+    batch read), whatever the step. The connector's own retries of a silent or refusing
+    Snowflake can take ten minutes, and its timeouts do not bound every wait: the watchdog is a
+    thread of its own that measures the time since the last step, so it fires while the reading
+    thread is blocked in the connector or a socket, before the first batch, during the checks,
+    and when nothing reads the log any more (its lines never raise). A broken connection the
+    connector does report ends the job with the same line.
     """
 
     READING = "reading the table"
@@ -177,9 +190,8 @@ class Watchdog:
         last_line = time.monotonic()
         while not self._done.wait(min(1.0, self.progress_seconds)):
             now = time.monotonic()
-            if self.step == self.READING and now - self._last >= self.stall_seconds:
-                cause = f"no answer for {self.stall_seconds:g} s while {self.step}"
-                fail_now(self.paths, dataset.stalled_message(self.rows, self.expected, cause), 1)
+            if now - self._last >= self.stall_seconds:
+                self._fire()
             if now - last_line >= self.progress_seconds:
                 elapsed = now - self._started
                 if self.expected:
@@ -190,6 +202,12 @@ class Watchdog:
                 else:
                     log(f"{self.step} ({elapsed:.0f} s)")
                 last_line = now
+
+    def _fire(self) -> None:
+        """End the job: no step forward for stall_seconds."""
+        cause = f"no answer for {self.stall_seconds:g} s while {self.step}"
+        message = dataset.stalled_message(self.rows, self.expected, cause, bound="stall_seconds")
+        fail_now(self.paths, message, 1)
 
 
 def peak_memory_mb() -> float | None:
@@ -434,7 +452,7 @@ def run(paths: Paths) -> dict:
     region = (
         params["region"] or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     )
-    log(f"host {hosts.current} of {hosts.count}; table {params['table']}; region {region}")
+    log(f"host {hosts.current} of {hosts.count}; table {cut(params['table'])}; region {region}")
     # What SageMaker gave the container: the contract the program reads, shown in the job's log.
     log("/opt/ml as this program sees it:")
     for line in tree(paths.root):
@@ -449,12 +467,17 @@ def run(paths: Paths) -> dict:
         phases.done("connect", "signed in to Snowflake")
         with Watchdog(paths, params["stall_seconds"], params["progress_seconds"]) as watchdog:
             table = dataset.check_table(session, params["table"])
+            watchdog.tick(step="checking the table's values")
             # Every host checks the whole table, so all of them stop with the same reason.
             columns = ("TYPE", *dataset.NUMERIC_FEATURES)
-            dataset.check_values(table, params["table"], columns, dataset.LABEL)
+            dataset.check_values(table, columns, dataset.LABEL)
             watchdog.tick(step="counting the rows")
             prepared = dataset.featurised(
-                table, params["validation_fraction"], params["split_seed"], hosts.rank, hosts.count
+                table.frame,
+                params["validation_fraction"],
+                params["split_seed"],
+                hosts.rank,
+                hosts.count,
             )
             expected = watchdog.expected = prepared.count()
             shard = f" (shard {hosts.rank})" if hosts.count > 1 else ""
@@ -518,7 +541,7 @@ def run(paths: Paths) -> dict:
                     f"{failures:,} failures of {validation_rows:,} rows): metrics.json holds null"
                 )
             else:
-                print(f"{prefix}:{key}={value:.6f}", flush=True)
+                print_line(f"{prefix}:{key}={value:.6f}")
     if hosts.rank == 0:  # one host writes the results, as one model was trained
         _write_results(paths, metrics, counts, baseline, booster)
     peak = peak_memory_mb()
@@ -544,6 +567,7 @@ def _check_rows(fetched: dataset.Fetched, communicator, table: str) -> tuple[int
     if communicator is not None:
         counts = communicator.allreduce(counts, communicator.Op.SUM)
     train_rows, positives, validation_rows, validation_failures = (int(v) for v in counts)
+    table = cut(table)
     if train_rows == 0:
         raise TutorialError(f"Table {table} is empty: load it with notebook 03.")
     if positives in (0, train_rows):
@@ -646,10 +670,13 @@ def main() -> int:
     """Run the job; the exit code (0, 1 for a reason the learner can fix, 2 for a bug)."""
     limit_malloc_arenas()
     paths = Paths.from_environment()
+    # First: the failure reason's space, while the disk still has it.
+    reserve_space(paths.failure)
     _ended.clear()
     _scratch.clear()
     try:
         run(paths)
+        release_space(paths.failure)
         return 0
     except TutorialError as error:
         record_failure(paths, str(error))

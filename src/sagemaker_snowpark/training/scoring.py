@@ -3,8 +3,13 @@
 It follows the Processing contract: the training job's `model.tar.gz` arrives as a processing
 input at /opt/ml/processing/model/, the arguments come from `ContainerArguments`, a small JSON
 summary goes to /opt/ml/processing/output/ (SageMaker uploads it to S3), and on any error a
-one-line reason goes to /opt/ml/output/message (the job's ExitMessage) and the exit code is not 0.
+one-line reason goes to /opt/ml/output/message (the job's ExitMessage; its space is set aside
+when the program starts, as training's failure file) and the exit code is not 0.
 SAGEMAKER_BASE_DIR moves the /opt/ml root, so the program also runs outside a container.
+
+It checks the source table as training does (`dataset.check_table`, `dataset.check_values`):
+the same columns, found the same way, and readings with NULLs refused with the same line, since
+the model never saw a missing reading.
 
 It signs in with the same helper as training, computes the same features in Snowflake (one
 definition, `dataset.feature_columns`), reads the rows in batches, scores them with the XGBoost
@@ -32,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import connection
-from ..errors import TutorialError
+from ..errors import TutorialError, cut, fit
 from . import contract, dataset
 from .program import MODEL, NAMESPACE_DEFAULTS, limit_malloc_arenas, peak_memory_mb
 
@@ -44,8 +49,9 @@ PREDICTION_COLUMNS = {
     "MODEL_VERSION": "VARCHAR",
     "SCORED_AT": "TIMESTAMP_NTZ",
 }
-# An unquoted Snowflake name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE.
-TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+# An unquoted Snowflake name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE
+# (each part at most 255 characters, as Snowflake's identifiers).
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 # A SageMaker training job's name, which is the model version.
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
@@ -55,7 +61,8 @@ class StopRequested(Exception):
 
 
 def log(message: str) -> None:
-    print(f"[score] {message}", flush=True)
+    """One line of the job's log; never raises (see contract.print_line)."""
+    contract.print_line(f"[score] {message}")
 
 
 class Paths(contract.Paths):
@@ -74,21 +81,21 @@ class Paths(contract.Paths):
         return self.root / "output" / "message"
 
 
-def write_message(paths: Paths, message: str) -> None:
-    """The reason SageMaker shows as the job's ExitMessage (its first 1 KB)."""
-    paths.message.parent.mkdir(parents=True, exist_ok=True)
-    paths.message.write_text(message[:1024])
+def write_message(paths: Paths, message: str) -> bool:
+    """The reason SageMaker shows as the job's ExitMessage (its first 1 KB), written into the
+    space set aside at the start; False (and the reason in the log) if it cannot be written."""
+    return contract.write_reason(paths.message, message, "[score]")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line in the job's ExitMessage, not a usage text on stderr
-        raise TutorialError(f"Bad arguments: {message} (the job's ContainerArguments).")
+        raise TutorialError(f"Bad arguments: {cut(message, 300)} (the job's ContainerArguments).")
 
 
 def _table(value: str) -> str:
     if not TABLE_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{value[:80]!r} is not a table name: use TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
+            f"{cut(value)!r} is not a table name: use TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
         )
     return value.upper()
 
@@ -96,7 +103,7 @@ def _table(value: str) -> str:
 def _version(value: str) -> str:
     if not JOB_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{value[:80]!r} is not a training job name (letters, digits and hyphens, up to 63)"
+            f"{cut(value)!r} is not a training job name (letters, digits and hyphens, up to 63)"
         )
     return value
 
@@ -107,7 +114,7 @@ def _batch_size(value: str) -> int:
     except ValueError:
         size = 0
     if not 1_000 <= size <= 10_000_000:
-        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not 1000 to 10000000 rows")
+        raise argparse.ArgumentTypeError(f"{cut(value, 20)!r} is not 1000 to 10000000 rows")
     return size
 
 
@@ -196,6 +203,7 @@ def _sign_in(args: argparse.Namespace, region: str | None):
         region,
         defaults=NAMESPACE_DEFAULTS,
         require_namespace=True,
+        settings=connection.ARGUMENTS,  # a bad --schema is told to set --schema
         **overrides,
     )
 
@@ -206,20 +214,33 @@ def _sql_error(error: Exception) -> str:
     return text[:300]
 
 
-def check_source(session, table: str):
-    """The source table, checked: the feature columns, rows, one row per machine (UDI)."""
-    from snowflake.snowpark.functions import col, count, count_distinct, lit
+# The source's columns that must hold a value in every row: the machine, and what the model reads.
+SOURCE_COLUMNS = ("UDI", "TYPE", *dataset.NUMERIC_FEATURES)
 
-    frame = dataset.check_table(session, table, label=False, made_by="notebook 05")
-    rows, machines = frame.select(count(lit(1)), count_distinct(col("UDI"))).collect()[0]
+
+def check_source(session, name: str) -> tuple[dataset.Table, int]:
+    """The source table, checked as training checks its table: the columns, no NULLs (one line,
+    as training's), rows, and one row per machine (UDI)."""
+    from snowflake.snowpark.functions import col, count_distinct
+
+    table = dataset.check_table(
+        session,
+        name,
+        label=False,
+        made_by="notebook 05",
+        settings=connection.ARGUMENTS,
+        setting="source_table",
+    )
+    rows = dataset.check_values(table, SOURCE_COLUMNS)
     if rows == 0:
-        raise TutorialError(f"Table {table} is empty: build it with notebook 05.")
+        raise TutorialError(f"Table {table.shown} is empty: build it with notebook 05.")
+    machines = table.frame.select(count_distinct(col("UDI"))).collect()[0][0]
     if machines != rows:
         raise TutorialError(
-            f"Table {table} has {rows:,} rows for {machines:,} machines: keep one row per UDI "
-            "(notebook 05 builds it so)."
+            f"Table {table.shown} has {rows:,} rows for {machines:,} machines: keep one row per "
+            "UDI (notebook 05 builds it so)."
         )
-    return frame, rows
+    return table, rows
 
 
 def prepare_target(session, table: str) -> str:
@@ -229,15 +250,17 @@ def prepare_target(session, table: str) -> str:
     columns = ", ".join(f"{name} {kind}" for name, kind in PREDICTION_COLUMNS.items())
     try:
         session.sql(f"CREATE TABLE IF NOT EXISTS {table} ({columns})").collect()
-        found = [f.name.strip('"').upper() for f in session.table(table).schema.fields]
+        # As Snowpark names them: UDI, or '"udi"' for a column created in quotes, which the
+        # INSERT's UDI would not find.
+        found = [f.name for f in session.table(table).schema.fields]
     except SnowparkSQLException as error:
         raise TutorialError(
-            f"Cannot write table {table} ({_sql_error(error)}): grant the role CREATE TABLE on "
-            "its schema (or INSERT and DELETE on the table), or name another --target-table."
+            f"Cannot write table {cut(table)} ({_sql_error(error)}): grant the role CREATE TABLE "
+            "on its schema (or INSERT and DELETE on the table), or name another --target-table."
         ) from None
     if found != list(PREDICTION_COLUMNS):
         raise TutorialError(
-            f"Table {table} exists with columns {', '.join(found)}, not "
+            f"Table {cut(table)} exists with columns {cut(', '.join(found), 200)}, not "
             f"{', '.join(PREDICTION_COLUMNS)}: drop it, or name another --target-table."
         )
     staging = f"SCORING_{uuid.uuid4().hex[:12].upper()}"
@@ -261,8 +284,8 @@ def replace_version(session, table: str, staging: str, version: str) -> None:
         session.sql("ROLLBACK").collect()
         if isinstance(error, SnowparkSQLException):
             raise TutorialError(
-                f"Cannot write table {table} ({_sql_error(error)}): grant the role INSERT and "
-                "DELETE on it, or name another --target-table."
+                f"Cannot write table {cut(table)} ({_sql_error(error)}): grant the role INSERT "
+                "and DELETE on it, or name another --target-table."
             ) from None
         raise
 
@@ -321,7 +344,7 @@ def run(paths: Paths, argv: list[str]) -> dict:
         source, total = check_source(session, args.source_table)
         log(f"signed in; {total:,} machines to score")
         staging = prepare_target(session, args.target_table)
-        featurised = source.select(col("UDI"), *dataset.feature_columns())
+        featurised = source.frame.select(col("UDI"), *dataset.feature_columns())
         rows, flagged = score_rows(
             featurised, model, session, staging, args.model_version, args.batch_size, total
         )
@@ -347,7 +370,7 @@ def run(paths: Paths, argv: list[str]) -> dict:
         f"{flagged / rows:.2%}) in {summary['seconds']:.1f} s"
         + (f"; peak_rss_mb={peak:.0f}" if peak else "")
     )
-    print(f"rows_scored={rows}", flush=True)
+    contract.print_line(f"rows_scored={rows}")
     return summary
 
 
@@ -359,9 +382,12 @@ def _on_sigterm(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()
     paths = Paths.from_environment()
+    # First: the exit message's space, while the disk still has it.
+    contract.reserve_space(paths.message)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         run(paths, sys.argv[1:] if argv is None else argv)
+        contract.release_space(paths.message)
         return 0
     except StopRequested:
         message = (
@@ -374,9 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug or an unforeseen service error: still one line
         message = "Unexpected error: " + " ".join(f"{type(error).__name__}: {error}".split())[:500]
         code = 2
-        traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
+        try:
+            traceback.print_exc()  # where, for a bug report; the reason stays the log's last line
+        except (OSError, ValueError):  # nothing reads the log: the message must still be written
+            pass
     write_message(paths, message)
-    log(f"failed: {message}")
+    log(f"failed: {fit(message)}")
     return code
 
 

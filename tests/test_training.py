@@ -30,17 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
 SECRET = "tests/training"
 DATABASE = "TRAINING_TESTS"
-HUM_COLUMNS = (
-    "UDI",
-    "TYPE",
-    "AIR_TEMPERATURE_K",
-    "PROCESS_TEMPERATURE",
-    "ROTATIONAL_SPEED_RPM",
-    "TORQUE_NM",
-    "TOOL_WEAR_MIN",
-    "HUMIDITY_RELATIVE_AVG",
-    "MACHINE_FAILURE",
-)
+HUM_COLUMNS = data.TRAINING_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -639,7 +639,10 @@ def _pull_failure(self: SageMakerResponse, domain, image: dict, spec: dict) -> s
     found = find_ecr_image(version["BaseImage"]) if version else None
     role = _execution_role(self, domain)
     if found is None or _settle(version)["ImageVersionStatus"] != "CREATED":
-        return f"The image {image['ImageName']} has no created version yet: create one and wait until it is CREATED."
+        return (
+            f"The image {image['ImageName']} has no created version yet: create one and wait "
+            "until it is CREATED."
+        )
     if role is None or not may_pull(self.current_account, role, found):
         return (
             f"The execution role {role} does not have permission to pull the image "

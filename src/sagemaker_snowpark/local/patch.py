@@ -25,7 +25,7 @@ class _Absent:
 ABSENT: Any = _Absent()  # what upstream() answers for an attribute the library does not have
 
 # (target, name) -> the attribute as the library defined it when the patch was installed (ABSENT
-# for an "add"). Only install() writes here, once per attribute.
+# for an "add"). Only Patch.apply writes here, once per attribute.
 _upstream: dict[tuple[Any, str], Any] = {}
 
 

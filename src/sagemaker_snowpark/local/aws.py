@@ -1,22 +1,25 @@
 """AWS for the local stack: moto in server mode, plus what the tutorial needs and moto lacks.
 
 moto 5.2.5 answers Secrets Manager, S3, ECR, STS, IAM, CloudWatch Logs, CodeBuild and most of
-SageMaker. This module adds, by patching moto's SageMaker and CodeBuild handlers in this process:
+SageMaker. This module adds, by patching moto's handlers in the stack's process:
 
 - SageMaker images (deleted through DELETING), image versions and app image configs (validated
   against botocore's model, "not supported" members included), with AWS's page sizes; Studio app
   records, so that DeleteImage and UpdateDomain answer ResourceInUse while a space runs an image
   (moto has none of them);
 - UpdateDomain;
-- CreateTrainingJob that really runs the job (through `runtime`), StopTrainingJob, and
+- CreateTrainingJob that really runs the job (through `WORKERS.training`), StopTrainingJob, and
   ListTrainingJobs sorted and paged as AWS documents (moto ignores SortBy and SortOrder, and pages
   before it filters);
-- CodeBuild builds that record an image in ECR (through `builder`) instead of always succeeding;
+- CodeBuild builds that record an image in ECR (through `WORKERS.builds`) instead of always
+  succeeding;
 - CloudFormation for the Studio resources of infrastructure/tutorial.yaml (local/cloudformation.py),
   and ListApps and the Describe calls of what it makes.
 
-The patches rely on moto internals, which is why moto is pinned; tests/test_local_aws.py covers
-each of them.
+The patches rely on moto internals, which is why moto is pinned: PATCHES at the end lists them for
+the registry (local/patches.py), which checks them against moto and installs them;
+tests/test_local_aws.py covers what each of them does. The handlers hand jobs and builds to the
+stack's WORKERS, which the stack sets when it starts.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ from moto.sagemaker.utils import arn_formatter
 from moto.secretsmanager.exceptions import ValidationException as SecretsValidationException
 from moto.secretsmanager.responses import SecretsManagerResponse
 
-from . import cloudformation
 from .iam import role_allows, role_trusts
+from .patch import Patch, upstream
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -174,13 +177,26 @@ def put_ecr_image(account: str, region: str, repository: str, tag: str, digest: 
 
 # --- SageMaker: Studio images, image versions, app image configs, apps, UpdateDomain
 
-_SAGEMAKER_ACTIONS: dict[str, Callable[[SageMakerResponse], ActionResult]] = {}
 _SAGEMAKER_MODEL = botocore.session.get_session().get_service_model("sagemaker")
+# The SageMaker actions below that moto lacks, registered as patches that add them.
+_SAGEMAKER_ADDITIONS: list[Patch] = []
+_NO_IMAGES = "moto has no SageMaker images or image versions"
+_NO_APP_IMAGE_CONFIGS = "moto has no app image configs"
+_NO_APPS = "moto has no Studio apps (their records make DeleteImage answer ResourceInUse)"
+_NO_STUDIO_RECORDS = "moto has no user profiles, spaces or Studio lifecycle configs"
+_NO_UPDATE_DOMAIN = "moto has no UpdateDomain"
 
 
-def _sagemaker_action(handler):
-    _SAGEMAKER_ACTIONS[handler.__name__] = handler
-    return handler
+def _sagemaker_action(why: str) -> Callable:
+    """Register the decorated function as the handler of a SageMaker action moto lacks."""
+
+    def register(handler: Callable[[SageMakerResponse], ActionResult]):
+        _SAGEMAKER_ADDITIONS.append(
+            Patch(SageMakerResponse, handler.__name__, handler, why, kind="add")
+        )
+        return handler
+
+    return register
 
 
 def _studio(response: SageMakerResponse) -> dict[str, dict]:
@@ -352,7 +368,7 @@ def list_jobs(
     return ActionResult(result)
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def create_image(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("ImageName")
     images = _studio(self)["images"]
@@ -375,12 +391,12 @@ def create_image(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"ImageArn": images[name]["ImageArn"]})
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def describe_image(self: SageMakerResponse) -> ActionResult:
     return ActionResult(_public(_image(self, self._get_param("ImageName"))))
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def list_images(self: SageMakerResponse) -> ActionResult:
     contains = self._get_param("NameContains") or ""
     images = [i for i in _studio(self)["images"].values() if contains in i["ImageName"]]
@@ -406,7 +422,7 @@ def _in_use_message(image: dict, apps: list[dict]) -> str:
     return f"Image {image['ImageName']} is in use by running apps in: {places}."
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def delete_image(self: SageMakerResponse) -> ActionResult:
     image = _image(self, self._get_param("ImageName"))
     if apps := _running_apps(self, image["ImageArn"]):
@@ -426,7 +442,7 @@ def _settle(version: dict) -> dict:
     return version
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def create_image_version(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("ImageName")
     image = _usable_image(self, name)
@@ -473,13 +489,13 @@ def _image_version(self: SageMakerResponse) -> tuple[dict, dict]:
     return image, version
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def describe_image_version(self: SageMakerResponse) -> ActionResult:
     _, version = _image_version(self)
     return ActionResult(_public(_settle(version)))
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def list_image_versions(self: SageMakerResponse) -> ActionResult:
     image = _image(self, self._get_param("ImageName"))
     versions = [_settle(v) for v in image["_versions"].values()]
@@ -491,7 +507,7 @@ def list_image_versions(self: SageMakerResponse) -> ActionResult:
     return _page(self, "ImageVersions", versions, sort_keys)
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_IMAGES)
 def delete_image_version(self: SageMakerResponse) -> ActionResult:
     image, version = _image_version(self)
     del image["_versions"][version["Version"]]
@@ -512,7 +528,7 @@ def _app_image_config(self: SageMakerResponse, name: str) -> dict:
     return config
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APP_IMAGE_CONFIGS)
 def create_app_image_config(self: SageMakerResponse) -> ActionResult:
     params = _validate_request(self, "CreateAppImageConfig")
     name = params["AppImageConfigName"]
@@ -532,12 +548,12 @@ def create_app_image_config(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"AppImageConfigArn": configs[name]["AppImageConfigArn"]})
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APP_IMAGE_CONFIGS)
 def describe_app_image_config(self: SageMakerResponse) -> ActionResult:
     return ActionResult(_app_image_config(self, self._get_param("AppImageConfigName")))
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APP_IMAGE_CONFIGS)
 def update_app_image_config(self: SageMakerResponse) -> ActionResult:
     params = _validate_request(self, "UpdateAppImageConfig")
     config = _app_image_config(self, params["AppImageConfigName"])
@@ -548,7 +564,7 @@ def update_app_image_config(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"AppImageConfigArn": config["AppImageConfigArn"]})
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APP_IMAGE_CONFIGS)
 def list_app_image_configs(self: SageMakerResponse) -> ActionResult:
     contains = self._get_param("NameContains") or ""
     configs = [
@@ -564,7 +580,7 @@ def list_app_image_configs(self: SageMakerResponse) -> ActionResult:
     return _page(self, "AppImageConfigs", configs, sort_keys)
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APP_IMAGE_CONFIGS)
 def delete_app_image_config(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("AppImageConfigName")
     _app_image_config(self, name)
@@ -586,7 +602,7 @@ def _app_key(self: SageMakerResponse) -> tuple:
     )
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APPS)
 def create_app(self: SageMakerResponse) -> ActionResult:
     domain_id = self._get_param("DomainId")
     domain = self.sagemaker_backend.domains.get(domain_id)
@@ -658,12 +674,12 @@ def _app(self: SageMakerResponse) -> dict:
     return app
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APPS)
 def describe_app(self: SageMakerResponse) -> ActionResult:
     return ActionResult(_app(self))
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APPS)
 def delete_app(self: SageMakerResponse) -> ActionResult:
     app = _app(self)
     if app["Status"] == "Deleted":
@@ -672,7 +688,7 @@ def delete_app(self: SageMakerResponse) -> ActionResult:
     return EmptyResult()
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_APPS)
 def list_apps(self: SageMakerResponse) -> ActionResult:
     apps = list(_studio(self)["apps"].values())
     for field, key in (("DomainIdEquals", "DomainId"), ("SpaceNameEquals", "SpaceName")):
@@ -694,13 +710,13 @@ def _studio_record(self: SageMakerResponse, kind: str, key, label: str) -> Actio
     return ActionResult(record)
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_STUDIO_RECORDS)
 def describe_user_profile(self: SageMakerResponse) -> ActionResult:
     key = (self._get_param("DomainId"), self._get_param("UserProfileName"))
     return _studio_record(self, "user_profiles", key, f"User profile {key[1]} in {key[0]}")
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_STUDIO_RECORDS)
 def create_user_profile(self: SageMakerResponse) -> ActionResult:
     params = _validate_request(self, "CreateUserProfile")
     domain = self.sagemaker_backend.domains.get(params["DomainId"])
@@ -713,7 +729,7 @@ def create_user_profile(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"UserProfileArn": arn})
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_STUDIO_RECORDS)
 def update_user_profile(self: SageMakerResponse) -> ActionResult:
     from .cloudformation import studio_state
 
@@ -731,13 +747,13 @@ def update_user_profile(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"UserProfileArn": profile["UserProfileArn"]})
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_STUDIO_RECORDS)
 def describe_space(self: SageMakerResponse) -> ActionResult:
     key = (self._get_param("DomainId"), self._get_param("SpaceName"))
     return _studio_record(self, "spaces", key, f"Space {key[1]} in {key[0]}")
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_STUDIO_RECORDS)
 def describe_studio_lifecycle_config(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("StudioLifecycleConfigName")
     return _studio_record(self, "lifecycle_configs", name, f"Studio lifecycle config {name}")
@@ -780,7 +796,7 @@ def _check_custom_images(
                 raise ResourceInUseException(_in_use_message(image, apps))
 
 
-@_sagemaker_action
+@_sagemaker_action(_NO_UPDATE_DOMAIN)
 def update_domain(self: SageMakerResponse) -> ActionResult:
     domain_id = self._get_param("DomainId")
     domain = self.sagemaker_backend.domains.get(domain_id)
@@ -798,22 +814,29 @@ def update_domain(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"DomainArn": domain.arn})
 
 
-_original_create_domain = SageMakerResponse.create_domain
-
-
 def create_domain(self: SageMakerResponse) -> ActionResult:
-    result = _original_create_domain(self)
+    result = upstream(SageMakerResponse, "create_domain")(self)
     # AWS answers the new domain's id too; moto leaves it out, and the SDK needs it.
     result.result["DomainId"] = result.result["DomainArn"].rsplit("/", 1)[1]
     return result
 
 
-_SAGEMAKER_ACTIONS["create_domain"] = create_domain
+# --- The stack's workers, to which the handlers below hand training jobs and builds
+
+
+@dataclass
+class Workers:
+    """Set by the stack when it starts; the patches are installed before, once per process."""
+
+    training: Any = None  # runtime.TrainingRuntime
+    builds: Any = None  # builds.ImageBuilder
+    processing: Any = None  # processing.ProcessingRuntime
+
+
+WORKERS = Workers()
 
 
 # --- SageMaker training jobs
-
-_original_create_training_job = SageMakerResponse.create_training_job
 
 
 def training_job(account: str, region: str, name: str):
@@ -821,67 +844,64 @@ def training_job(account: str, region: str, name: str):
     return sagemaker_backends[account][region].training_jobs.get(name)
 
 
-def _install_training(runtime) -> None:
-    def create_training_job(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("TrainingJobName")
-        if name in self.sagemaker_backend.training_jobs:
-            raise ResourceInUseException(f"Training job {name} already exists.")
-        role = self._get_param("RoleArn")
-        if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
-            raise ValidationError(
-                f"Could not assume role {role}. Please ensure that the role exists and allows "
-                "principal 'sagemaker.amazonaws.com' to assume the role."
-            )
-        # moto drops Environment and overwrites the metric definitions in place; keep a copy.
-        requested = copy.deepcopy(self._get_param("AlgorithmSpecification"))
-        result = _original_create_training_job(self)
-        job = self.sagemaker_backend.training_jobs[name]
-        job.environment = self._get_param("Environment") or {}
-        job.algorithm_specification = requested
-        job.training_job_status, job.secondary_status = "InProgress", "Starting"
-        job.secondary_status_transitions = [
-            {"Status": "Starting", "StartTime": utcnow(), "StatusMessage": "Preparing the job"}
-        ]
-        job.training_start_time, job.training_end_time = None, None
-        job.final_metric_data_list = None
-        job.model_artifacts = None
-        runtime.start(self.current_account, self.region, name)
-        return result
-
-    def stop_training_job(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("TrainingJobName")
-        job = self.sagemaker_backend.training_jobs.get(name)
-        if job is None:
-            raise ResourceNotFound(f"Training job {name} does not exist.")
-        if job.training_job_status != "InProgress":
-            raise ValidationError(
-                f"The training job {name} is {job.training_job_status} and cannot be stopped."
-            )
-        job.training_job_status, job.secondary_status = "Stopping", "Stopping"
-        runtime.stop(self.current_account, self.region, name)
-        return EmptyResult()
-
-    def list_training_jobs(self: SageMakerResponse) -> ActionResult:
-        params = _validate_request(self, "ListTrainingJobs")
-        jobs = list(self.sagemaker_backend.training_jobs.values())
-        if params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"):
-            jobs = []  # no job of the local stack has a warm pool or a training plan
-        # The reference gives SortOrder's default as Ascending, but its note on StatusEquals
-        # describes a call without one as listing "from the most current to the oldest".
-        return list_jobs(
-            params,
-            jobs,
-            name="training_job_name",
-            status="training_job_status",
-            key="TrainingJobSummaries",
-            summary=_training_summary,
-            default_order="Descending",
-            status_after_paging=True,
+def create_training_job(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("TrainingJobName")
+    if name in self.sagemaker_backend.training_jobs:
+        raise ResourceInUseException(f"Training job {name} already exists.")
+    role = self._get_param("RoleArn")
+    if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
+        raise ValidationError(
+            f"Could not assume role {role}. Please ensure that the role exists and allows "
+            "principal 'sagemaker.amazonaws.com' to assume the role."
         )
+    # moto drops Environment and overwrites the metric definitions in place; keep a copy.
+    requested = copy.deepcopy(self._get_param("AlgorithmSpecification"))
+    result = upstream(SageMakerResponse, "create_training_job")(self)
+    job = self.sagemaker_backend.training_jobs[name]
+    job.environment = self._get_param("Environment") or {}
+    job.algorithm_specification = requested
+    job.training_job_status, job.secondary_status = "InProgress", "Starting"
+    job.secondary_status_transitions = [
+        {"Status": "Starting", "StartTime": utcnow(), "StatusMessage": "Preparing the job"}
+    ]
+    job.training_start_time, job.training_end_time = None, None
+    job.final_metric_data_list = None
+    job.model_artifacts = None
+    WORKERS.training.start(self.current_account, self.region, name)
+    return result
 
-    SageMakerResponse.create_training_job = create_training_job
-    SageMakerResponse.stop_training_job = stop_training_job
-    SageMakerResponse.list_training_jobs = list_training_jobs
+
+def stop_training_job(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("TrainingJobName")
+    job = self.sagemaker_backend.training_jobs.get(name)
+    if job is None:
+        raise ResourceNotFound(f"Training job {name} does not exist.")
+    if job.training_job_status != "InProgress":
+        raise ValidationError(
+            f"The training job {name} is {job.training_job_status} and cannot be stopped."
+        )
+    job.training_job_status, job.secondary_status = "Stopping", "Stopping"
+    WORKERS.training.stop(self.current_account, self.region, name)
+    return EmptyResult()
+
+
+def list_training_jobs(self: SageMakerResponse) -> ActionResult:
+    params = _validate_request(self, "ListTrainingJobs")
+    jobs = list(self.sagemaker_backend.training_jobs.values())
+    if params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"):
+        jobs = []  # no job of the local stack has a warm pool or a training plan
+    # The reference gives SortOrder's default as Ascending, but its note on StatusEquals
+    # describes a call without one as listing "from the most current to the oldest".
+    return list_jobs(
+        params,
+        jobs,
+        name="training_job_name",
+        status="training_job_status",
+        key="TrainingJobSummaries",
+        summary=_training_summary,
+        default_order="Descending",
+        status_after_paging=True,
+    )
 
 
 def _training_summary(job) -> dict:
@@ -899,70 +919,65 @@ def _training_summary(job) -> dict:
 
 # --- CodeBuild
 
-_original_start_build = CodeBuildResponse.start_build
 
-
-def _install_codebuild(builder) -> None:
-    def start_build(self: CodeBuildResponse) -> ActionResult:
-        name = self._get_param("projectName")
-        project = self.codebuild_backend.codebuild_projects.get(name)
-        role = project.project_metadata["serviceRole"] if project else ""
-        if project and not role_trusts(self.current_account, role, "codebuild.amazonaws.com"):
-            raise InvalidInputException(
-                f"CodeBuild is not authorized to perform: sts:AssumeRole on {role}"
-            )
-        result = _original_start_build(self)
-        build = result.result["build"]  # moto's live record: the builder updates it in place
-        project = self.codebuild_backend.codebuild_projects[build["projectName"]]
-        overrides = self._get_param("environmentVariablesOverride") or []
-        variables = {
-            v["name"]: v["value"]
-            for v in (project.project_metadata["environment"].get("environmentVariables") or [])
-            + overrides
-        }
-        build["environment"] = {
-            **project.project_metadata["environment"],
-            "environmentVariables": [{"name": k, "value": v} for k, v in variables.items()],
-        }
-        build["source"] = project.project_metadata["source"]
-        build["serviceRole"] = project.project_metadata["serviceRole"]
-        log_stream = build["id"].split(":", 1)[1]
-        build["logs"] = {
-            "groupName": f"/aws/codebuild/{build['projectName']}",
-            "streamName": log_stream,
-            "cloudWatchLogs": {"status": "ENABLED"},
-        }
-        builder.start(self.current_account, self.region, build)
-        return result
-
-    def batch_get_builds(self: CodeBuildBackend, ids: list[str]) -> list[dict[str, Any]]:
-        # moto marks every build SUCCEEDED when read; report what the builder recorded instead.
-        return [
-            b for history in self.build_metadata_history.values() for b in history if b["id"] in ids
-        ]
-
-    def update_project(self: CodeBuildResponse) -> ActionResult:
-        name = self._get_param("name")
-        project = self.codebuild_backend.codebuild_projects.get(name)
-        if project is None:
-            raise ResourceNotFoundException(f"Project cannot be found: {name}")
-        fields = (
-            "source",
-            "environment",
-            "artifacts",
-            "serviceRole",
-            "description",
-            "timeoutInMinutes",
+def start_build(self: CodeBuildResponse) -> ActionResult:
+    name = self._get_param("projectName")
+    project = self.codebuild_backend.codebuild_projects.get(name)
+    role = project.project_metadata["serviceRole"] if project else ""
+    if project and not role_trusts(self.current_account, role, "codebuild.amazonaws.com"):
+        raise InvalidInputException(
+            f"CodeBuild is not authorized to perform: sts:AssumeRole on {role}"
         )
-        for field in fields:
-            if self._get_param(field) is not None:
-                project.project_metadata[field] = self._get_param(field)
-        project.service_role = project.project_metadata["serviceRole"]
-        return ActionResult({"project": project.project_metadata})
+    result = upstream(CodeBuildResponse, "start_build")(self)
+    build = result.result["build"]  # moto's live record: the builder updates it in place
+    project = self.codebuild_backend.codebuild_projects[build["projectName"]]
+    overrides = self._get_param("environmentVariablesOverride") or []
+    variables = {
+        v["name"]: v["value"]
+        for v in (project.project_metadata["environment"].get("environmentVariables") or [])
+        + overrides
+    }
+    build["environment"] = {
+        **project.project_metadata["environment"],
+        "environmentVariables": [{"name": k, "value": v} for k, v in variables.items()],
+    }
+    build["source"] = project.project_metadata["source"]
+    build["serviceRole"] = project.project_metadata["serviceRole"]
+    log_stream = build["id"].split(":", 1)[1]
+    build["logs"] = {
+        "groupName": f"/aws/codebuild/{build['projectName']}",
+        "streamName": log_stream,
+        "cloudWatchLogs": {"status": "ENABLED"},
+    }
+    WORKERS.builds.start(self.current_account, self.region, build)
+    return result
 
-    CodeBuildResponse.start_build = start_build
-    CodeBuildResponse.update_project = update_project
-    CodeBuildBackend.batch_get_builds = batch_get_builds
+
+def batch_get_builds(self: CodeBuildBackend, ids: list[str]) -> list[dict[str, Any]]:
+    # moto marks every build SUCCEEDED when read; report what the builder recorded instead.
+    return [
+        b for history in self.build_metadata_history.values() for b in history if b["id"] in ids
+    ]
+
+
+def update_project(self: CodeBuildResponse) -> ActionResult:
+    name = self._get_param("name")
+    project = self.codebuild_backend.codebuild_projects.get(name)
+    if project is None:
+        raise ResourceNotFoundException(f"Project cannot be found: {name}")
+    fields = (
+        "source",
+        "environment",
+        "artifacts",
+        "serviceRole",
+        "description",
+        "timeoutInMinutes",
+    )
+    for field in fields:
+        if self._get_param(field) is not None:
+            project.project_metadata[field] = self._get_param(field)
+    project.service_role = project.project_metadata["serviceRole"]
+    return ActionResult({"project": project.project_metadata})
 
 
 def codebuild_build(account: str, region: str, build_id: str) -> dict | None:
@@ -977,13 +992,12 @@ def codebuild_build(account: str, region: str, build_id: str) -> dict | None:
 # --- Secrets Manager: the documented 64 KB limit on a secret's value
 
 SECRET_VALUE_LIMIT = 65536
-_SECRET_WRITES = {
-    name: getattr(SecretsManagerResponse, name)
-    for name in ("create_secret", "put_secret_value", "update_secret")
-}
+_SECRET_WRITES = ("create_secret", "put_secret_value", "update_secret")
 
 
-def _limited(original):
+def _limited(name: str):
+    """moto's handler `name`, refusing a value over the limit first."""
+
     def handler(self: SecretsManagerResponse):
         for field in ("SecretString", "SecretBinary"):
             value = self._get_param(field)
@@ -994,19 +1008,19 @@ def _limited(original):
                     "failed to satisfy constraint: Member must have length less than or equal "
                     f"to {SECRET_VALUE_LIMIT}"
                 )
-        return original(self)
+        return upstream(SecretsManagerResponse, name)(self)
 
+    handler.__name__ = handler.__qualname__ = name
     return handler
 
 
 # --- ECR: DescribeRepositories pages as AWS does (moto answers every repository at once)
 
 ECR_PAGE_SIZE = 100  # DescribeRepositories' documented default without maxResults
-_original_describe_repositories = ECRResponse.describe_repositories
 
 
 def describe_repositories(self: ECRResponse) -> ActionResult:
-    result = _original_describe_repositories(self)
+    result = upstream(ECRResponse, "describe_repositories")(self)
     if self._get_param("repositoryNames"):
         return result  # named repositories come in one answer, and maxResults may not be given
     repositories = sorted(result.result["repositories"], key=lambda r: r.name)
@@ -1023,16 +1037,70 @@ def describe_repositories(self: ECRResponse) -> ActionResult:
     return ActionResult(page)
 
 
-def install_extensions(runtime, builder) -> None:
-    """Patch moto in this process. `runtime` runs training jobs, `builder` runs CodeBuild builds."""
-    for name, handler in _SAGEMAKER_ACTIONS.items():
-        setattr(SageMakerResponse, name, handler)
-    _install_training(runtime)
-    _install_codebuild(builder)
-    cloudformation.install()
-    ECRResponse.describe_repositories = describe_repositories
-    for name, original in _SECRET_WRITES.items():
-        setattr(SecretsManagerResponse, name, _limited(original))
+# --- What this module changes in moto, for the registry (local/patches.py)
+
+PATCHES: list[Patch] = [
+    *_SAGEMAKER_ADDITIONS,
+    Patch(
+        SageMakerResponse,
+        "create_domain",
+        create_domain,
+        "moto leaves the new domain's DomainId out of the answer",
+    ),
+    Patch(
+        SageMakerResponse,
+        "create_training_job",
+        create_training_job,
+        "moto runs nothing and drops Environment; the stack's runtime runs the job",
+    ),
+    Patch(
+        SageMakerResponse,
+        "stop_training_job",
+        stop_training_job,
+        "moto has no StopTrainingJob",
+        kind="add",
+    ),
+    Patch(
+        SageMakerResponse,
+        "list_training_jobs",
+        list_training_jobs,
+        "moto ignores SortBy and SortOrder, and pages before it filters",
+    ),
+    Patch(
+        CodeBuildResponse,
+        "start_build",
+        start_build,
+        "moto builds nothing; the stack's builder records the image in ECR",
+    ),
+    Patch(
+        CodeBuildResponse,
+        "update_project",
+        update_project,
+        "moto has no UpdateProject",
+        kind="add",
+    ),
+    Patch(
+        CodeBuildBackend,
+        "batch_get_builds",
+        batch_get_builds,
+        "moto marks every build SUCCEEDED when read",
+    ),
+    *[
+        Patch(
+            SecretsManagerResponse,
+            name,
+            _limited(name),
+            "moto accepts a secret value over the documented 64 KB",
+        )
+        for name in _SECRET_WRITES
+    ],
+    Patch(
+        ECRResponse,
+        "describe_repositories",
+        describe_repositories,
+        "moto answers every repository in one page",
+    ),
+]
 
 
 def start_moto() -> tuple[ThreadedMotoServer, int]:

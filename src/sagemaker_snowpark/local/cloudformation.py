@@ -8,7 +8,8 @@ for Fn::GetAtt; and makes a stack's deletion fail, as on AWS, when its bucket st
 or a space still runs an app.
 
 moto finds resource types through CloudFormationModel.__subclasses__(), so the classes below only
-need to be imported before the first stack is created (aws.install_extensions does).
+need to be imported before the first stack is created (local/patches.py imports this module).
+The changes to moto's own classes are listed in PATCHES, at the end, for that registry.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from typing import Any
 from botocore.exceptions import WaiterError
 from botocore.validate import ParamValidator
 from moto.cloudformation import parsing
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
+from moto.iam.models import ManagedPolicy, Role
 from moto.s3.models import FakeBucket, s3_backends
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
 
 from ..errors import TutorialError
-from . import cloudformation_rules
+from .patch import Patch, upstream
 
 
 def studio_state(backend) -> dict[str, dict]:
@@ -347,9 +350,6 @@ def deploy(cloudformation, stack_name: str, parameters: dict[str, str]) -> list[
     return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
 
 
-_original_bucket_delete = FakeBucket.delete_from_cloudformation_json.__func__
-
-
 def _delete_bucket(cls, resource_name, cloudformation_json, account_id, region_name):
     # moto keeps a bucket that holds objects and reports the stack deleted; AWS fails instead.
     backend = s3_backends[account_id][parsing.get_partition(region_name)]
@@ -357,95 +357,94 @@ def _delete_bucket(cls, resource_name, cloudformation_json, account_id, region_n
         raise ValidationError(
             f"The bucket you tried to delete is not empty: {resource_name} (empty it first)."
         )
-    _original_bucket_delete(cls, resource_name, cloudformation_json, account_id, region_name)
+    delete = upstream(FakeBucket, "delete_from_cloudformation_json").__func__
+    delete(cls, resource_name, cloudformation_json, account_id, region_name)
 
 
-def install() -> None:
-    """Use the classes above for their types, and fail deletions as AWS does."""
-    FakeBucket.delete_from_cloudformation_json = classmethod(_delete_bucket)
-    cloudformation_rules.install()
-    _install_delete_failures()
-    _install_change_set_outputs()
-    _install_role_policies_as_json()
-    _install_managed_policy_deletion()
-    # moto caches its list of types on first use.
-    parsing.get_model_list.cache_clear()
-    parsing.get_model_map.cache_clear()
-    parsing.get_name_type_map.cache_clear()
-
-
-def _install_delete_failures() -> None:
+def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     """A resource that cannot be deleted leaves the stack DELETE_FAILED and in place, with the
     reason in its events, as on AWS (moto drops the stack and answers an error)."""
-    from moto.cloudformation.models import CloudFormationBackend
-
-    original = CloudFormationBackend.delete_stack
-
-    def delete_stack(self, name_or_stack_id: str) -> None:
-        stacks = [s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)]
-        for stack in stacks:
-            try:
-                stack.resource_map.delete()
-            except Exception as error:  # noqa: BLE001 (any resource's failure, with its reason)
-                stack._add_stack_event("DELETE_FAILED", resource_status_reason=str(error))
-                stack.status = "DELETE_FAILED"
-                return
-        original(self, name_or_stack_id)
-
-    CloudFormationBackend.delete_stack = delete_stack
+    stacks = [s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)]
+    for stack in stacks:
+        try:
+            stack.resource_map.delete()
+        except Exception as error:  # noqa: BLE001 (any resource's failure, with its reason)
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=str(error))
+            stack.status = "DELETE_FAILED"
+            return
+    upstream(CloudFormationBackend, "delete_stack")(self, name_or_stack_id)
 
 
-def _install_change_set_outputs() -> None:
+def _apply_change_set(self: ChangeSet) -> None:
     """A stack made by executing a change set (`aws cloudformation deploy`) has the change set's
     outputs: moto keeps those of the empty template the stack was reviewed with."""
-    from moto.cloudformation.models import ChangeSet
-
-    original = ChangeSet.apply
-    if getattr(original, "_tutorial", False):
-        return
-
-    def apply(self) -> None:
-        original(self)
-        self.stack.template = self.template
-        self.stack._parse_template()
-        self.stack.output_map = self.stack._create_output_map()
-
-    apply._tutorial = True
-    ChangeSet.apply = apply
+    upstream(ChangeSet, "apply")(self)
+    self.stack.template = self.template
+    self.stack._parse_template()
+    self.stack.output_map = self.stack._create_output_map()
 
 
-def _install_role_policies_as_json() -> None:
+def _create_role(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     """A role's inline policies from a template are JSON documents, as IAM stores them (moto
     stores the Python text of the mapping, which no policy evaluation can read)."""
-    from moto.iam.models import Role
-
-    original = Role.create_from_cloudformation_json.__func__
-    if getattr(original, "_tutorial", False):
-        return
-
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        properties = cloudformation_json["Properties"]
-        for policy in properties.get("Policies", []):
-            if not isinstance(policy["PolicyDocument"], str):
-                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-
-    create._tutorial = True
-    Role.create_from_cloudformation_json = classmethod(create)
+    properties = cloudformation_json["Properties"]
+    for policy in properties.get("Policies", []):
+        if not isinstance(policy["PolicyDocument"], str):
+            policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+    create = upstream(Role, "create_from_cloudformation_json").__func__
+    return create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
 
-def _install_managed_policy_deletion() -> None:
+def _delete_managed_policy(self: ManagedPolicy, account_id: str, region_name: str) -> None:
     """Deleting a stack deletes its managed policies, detached from the roles, users and groups
     they are attached to first, as CloudFormation does (moto keeps them, so the roles that carry
     them cannot be deleted either)."""
-    from moto.iam.models import ManagedPolicy
+    backend = self.backend
+    holders = [*backend.roles.values(), *backend.users.values(), *backend.groups.values()]
+    for holder in holders:
+        if self.arn in holder.managed_policies:
+            self.detach_from(holder)
+    backend.delete_policy(self.arn)
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = self.backend
-        holders = [*backend.roles.values(), *backend.users.values(), *backend.groups.values()]
-        for holder in holders:
-            if self.arn in holder.managed_policies:
-                self.detach_from(holder)
-        backend.delete_policy(self.arn)
 
-    ManagedPolicy.delete = delete
+# moto caches its list of resource types on first use: forget it, so that the classes above count.
+parsing.get_model_list.cache_clear()
+parsing.get_model_map.cache_clear()
+parsing.get_name_type_map.cache_clear()
+
+# --- What this module changes in moto, for the registry (local/patches.py)
+
+PATCHES: list[Patch] = [
+    Patch(
+        FakeBucket,
+        "delete_from_cloudformation_json",
+        classmethod(_delete_bucket),
+        "moto deletes a stack whose bucket still holds objects; AWS fails",
+    ),
+    Patch(
+        CloudFormationBackend,
+        "delete_stack",
+        _delete_stack,
+        "moto drops a stack whose resource cannot be deleted; AWS leaves it DELETE_FAILED",
+    ),
+    Patch(
+        ChangeSet,
+        "apply",
+        _apply_change_set,
+        "moto keeps the outputs of the template a change set's stack was reviewed with",
+    ),
+    Patch(
+        Role,
+        "create_from_cloudformation_json",
+        classmethod(_create_role),
+        "moto stores a template's inline role policy as Python text, not JSON",
+    ),
+    Patch(
+        ManagedPolicy,
+        "delete",
+        _delete_managed_policy,
+        "moto keeps a deleted stack's managed policies, attached",
+        kind="add",
+        looked_up_by=(parsing.ResourceMap, "_delete_resource"),  # moto skips what lacks delete()
+    ),
+]

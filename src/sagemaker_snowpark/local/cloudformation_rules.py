@@ -5,7 +5,8 @@ rule's assertions never stop a stack. CloudFormation allows only the rule functi
 inside `Rules` (template reference, "Rule functions", "Supported functions"), and refuses the
 request (CreateStack, CreateChangeSet, ValidateTemplate) with a ValidationError when a rule
 uses another function; when a rule's RuleCondition holds and one of its assertions does not,
-CreateStack and CreateChangeSet fail with the assertion's AssertDescription.
+CreateStack and CreateChangeSet fail with the assertion's AssertDescription. PATCHES, at the
+end, lists the moto methods this checks before, for the registry (local/patches.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import inspect
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
+
+from .patch import Patch, upstream
 
 RULE_FUNCTIONS = (
     "Fn::And",
@@ -134,31 +137,36 @@ def _truth(rule: str, node: Any, values: dict[str, Any]) -> bool:
     return bool(_value(rule, node, values))
 
 
-def install() -> None:
-    """Check `Rules` where CloudFormation does: CreateStack, CreateChangeSet, ValidateTemplate."""
-    from moto.cloudformation.models import CloudFormationBackend
+def _checked(name: str, rules_only: bool = False):
+    """moto's CloudFormationBackend.`name`, after checking (or evaluating) the template's Rules."""
 
-    create_stack = CloudFormationBackend.create_stack
-    create_change_set = CloudFormationBackend.create_change_set
-    validate_template = CloudFormationBackend.validate_template
-    if getattr(create_stack, "_tutorial", False):
-        return
+    def wrapper(self, *args, **kwargs):
+        original = upstream(CloudFormationBackend, name)
+        arguments = inspect.signature(original).bind(self, *args, **kwargs).arguments
+        template = Stack.parse_template(arguments["template"]) if arguments["template"] else {}
+        if rules_only:
+            check_functions(template.get("Rules"))
+        else:
+            evaluate(template, arguments.get("parameters") or {})
+        return original(self, *args, **kwargs)
 
-    def checked(original, rules_only=False):
-        signature = inspect.signature(original)
+    wrapper.__name__ = wrapper.__qualname__ = name
+    return wrapper
 
-        def wrapper(self, *args, **kwargs):
-            arguments = signature.bind(self, *args, **kwargs).arguments
-            template = Stack.parse_template(arguments["template"]) if arguments["template"] else {}
-            if rules_only:
-                check_functions(template.get("Rules"))
-            else:
-                evaluate(template, arguments.get("parameters") or {})
-            return original(self, *args, **kwargs)
 
-        wrapper._tutorial = True
-        return wrapper
+# --- What this module changes in moto, for the registry (local/patches.py):
+# `Rules` are checked where CloudFormation checks them.
 
-    CloudFormationBackend.create_stack = checked(create_stack)
-    CloudFormationBackend.create_change_set = checked(create_change_set)
-    CloudFormationBackend.validate_template = checked(validate_template, rules_only=True)
+_IGNORES_RULES = "moto ignores a template's Rules"
+PATCHES: list[Patch] = [
+    Patch(CloudFormationBackend, "create_stack", _checked("create_stack"), _IGNORES_RULES),
+    Patch(
+        CloudFormationBackend, "create_change_set", _checked("create_change_set"), _IGNORES_RULES
+    ),
+    Patch(
+        CloudFormationBackend,
+        "validate_template",
+        _checked("validate_template", rules_only=True),
+        _IGNORES_RULES,
+    ),
+]

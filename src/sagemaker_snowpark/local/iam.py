@@ -15,6 +15,8 @@ iam:SimulatePrincipalPolicy. This module fills those gaps through moto's own hoo
   need iam:PassRole on it, with iam:PassedToService, as on AWS;
 - SimulatePrincipalPolicy answers from the same evaluation.
 
+PATCHES, at the end, lists these changes for the registry (local/patches.py), which installs them.
+
 `role_allows` lets the stack check what AWS does on a role's behalf (a training job writing its
 model, CodeBuild reading its source) with the same evaluation.
 """
@@ -52,6 +54,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 
 from ..errors import TutorialError
+from .patch import Patch, upstream
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 LEARNER_USER = "tutorial-learner"
@@ -264,11 +267,8 @@ def _record(principal: str, action: str, resource: str, context: dict | None = N
             file.write(json.dumps({**line, "context": dict(entry[3])}) + "\n")
 
 
-_original_check = IAMRequestBase.check_action_permitted
-
-
 def _check_and_record(self: IAMRequestBase, resource: str) -> None:
-    _original_check(self, resource)  # raises when denied
+    upstream(IAMRequestBase, "check_action_permitted")(self, resource)  # raises when denied
     _record(self._access_key.arn, self._action, resource)
 
 
@@ -279,6 +279,7 @@ def _enforcing() -> bool:
 def enforce() -> None:
     """From now on, every request must be signed by an IAM user or assumed role of the stack,
     and its policies decide (the stack's own set-up ran before, as an account administrator)."""
+    access_control.log.disabled = True  # it logs every request's headers, signatures included
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
 
@@ -396,26 +397,22 @@ S3_ACTIONS = {
     "CopyObject": "PutObject",
 }
 
-_original_s3_request_init = S3IAMRequest.__init__
-
 
 def _s3_request_init(self, account_id, method, path, data, body, headers, action):
     action = action[0] if isinstance(action, list) else action
-    _original_s3_request_init(
+    upstream(S3IAMRequest, "__init__")(
         self, account_id, method, path, data, body, headers, S3_ACTIONS.get(action, action)
     )
 
 
-_original_s3_authorize = S3Response._authenticate_and_authorize_s3_action
-
-
 def _s3_authorize(self: S3Response, bucket_name=None, key_name=None) -> None:
+    authorize = upstream(S3Response, "_authenticate_and_authorize_s3_action")
     if bucket_name and not key_name and self.is_delete_keys() and _enforcing():
         body = xmltodict.parse(self.body)["Delete"].get("Object", [])
         for item in body if isinstance(body, list) else [body]:
-            _original_s3_authorize(self, bucket_name=bucket_name, key_name=item["Key"])
+            authorize(self, bucket_name=bucket_name, key_name=item["Key"])
         return
-    _original_s3_authorize(self, bucket_name=bucket_name, key_name=key_name)
+    authorize(self, bucket_name=bucket_name, key_name=key_name)
 
 
 # --- iam:PassRole: what AWS checks when a request hands a role to a service
@@ -457,14 +454,12 @@ def _caller_arn(self: BaseResponse) -> str:
     return request._access_key.arn
 
 
-_original_authorize = BaseResponse._authenticate_and_authorize_normal_action
-
-
 def _authorize(self: BaseResponse, resource: str = "*") -> None:
     enforcing = _enforcing()
+    authorize = upstream(BaseResponse, "_authenticate_and_authorize_normal_action")
     try:
         for each in [resource, *getattr(self, "_tutorial_more_resources", [])]:
-            _original_authorize(self, each)
+            authorize(self, each)
         if enforcing:
             _authorize_passed_roles(self)
     except AccessDeniedError as error:
@@ -539,18 +534,72 @@ def simulate_principal_policy(self: IamResponse) -> ActionResult:
     return ActionResult({"EvaluationResults": results, "IsTruncated": False})
 
 
-def install() -> None:
-    """Patch moto in this process (before enforcement starts)."""
-    IAMPolicyStatement.is_action_permitted = _statement_permits
-    IAMRequestBase.check_action_permitted = _check_and_record
-    BaseResponse._authenticate_and_authorize_normal_action = _authorize
-    SageMakerResponse._determine_resource = _sagemaker_resource
-    SecretsManagerResponse._determine_resource = _secret_resource
-    ECRResponse._determine_resource = _ecr_resource
-    CodeBuildResponse._determine_resource = _codebuild_resource
-    LogsResponse._determine_resource = _logs_resource
-    IamResponse._determine_resource = _iam_resource
-    IamResponse.simulate_principal_policy = simulate_principal_policy
-    S3IAMRequest.__init__ = _s3_request_init
-    S3Response._authenticate_and_authorize_s3_action = _s3_authorize
-    access_control.log.disabled = True  # it logs every request's headers, signatures included
+# --- What this module changes in moto, for the registry (local/patches.py)
+
+# moto authorizes every action but IAM's against "*" unless the response class names the
+# resource; it asks only `if hasattr(self, "_determine_resource")`, hence looked_up_by.
+_NAMES_NO_RESOURCE = "moto authorizes this service's actions against the resource *"
+_RESOURCE_HOOK = (BaseResponse, "call_action")
+
+PATCHES: list[Patch] = [
+    Patch(
+        IAMPolicyStatement,
+        "is_action_permitted",
+        _statement_permits,
+        "moto matches ARNs as regular expressions, lacks StringLike, denies unmet Allows",
+    ),
+    Patch(
+        IAMRequestBase,
+        "check_action_permitted",
+        _check_and_record,
+        "records what each principal was allowed (the authorizations file the tests read)",
+    ),
+    Patch(
+        BaseResponse,
+        "_authenticate_and_authorize_normal_action",
+        _authorize,
+        "moto never checks iam:PassRole and answers JSON services' denials in XML",
+    ),
+    *[
+        Patch(response, "_determine_resource", hook, _NAMES_NO_RESOURCE, "add", _RESOURCE_HOOK)
+        for response, hook in (
+            (SageMakerResponse, _sagemaker_resource),
+            (SecretsManagerResponse, _secret_resource),
+            (ECRResponse, _ecr_resource),
+            (CodeBuildResponse, _codebuild_resource),
+            (LogsResponse, _logs_resource),
+        )
+    ],
+    Patch(
+        IamResponse,
+        "_determine_resource",
+        _iam_resource,
+        "moto names a resource only for the role calls of IAM",
+    ),
+    Patch(
+        IamResponse,
+        "simulate_principal_policy",
+        simulate_principal_policy,
+        "moto has no SimulatePrincipalPolicy (the SageMaker SDK's role check calls it)",
+        kind="add",
+    ),
+    Patch(
+        S3IAMRequest,
+        "__init__",
+        _s3_request_init,
+        "moto authorizes S3 operations by name; IAM knows some by another action",
+    ),
+    Patch(
+        S3Response,
+        "_authenticate_and_authorize_s3_action",
+        _s3_authorize,
+        "moto authorizes DeleteObjects as a whole; S3 checks each key",
+    ),
+    Patch(
+        settings,
+        "INITIAL_NO_AUTH_ACTION_COUNT",
+        None,
+        "enforce() sets it to 0 once the stack's own set-up is done",
+        kind="setting",
+    ),
+]

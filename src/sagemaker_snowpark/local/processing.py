@@ -41,6 +41,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from . import docker
 from .aws import (
+    WORKERS,
     _validate_request,
     find_ecr_image,
     list_jobs,
@@ -49,6 +50,7 @@ from .aws import (
     write_s3_object,
 )
 from .iam import role_allows, role_trusts
+from .patch import Patch, upstream
 from .runtime import (
     INHERITED_VARIABLES,
     TrainingRuntime,
@@ -163,68 +165,62 @@ def _check_local_path(path: str | None, what: str) -> None:
 # --- The handlers
 
 
-def install(runtime: ProcessingRuntime) -> None:
-    """Patch moto's SageMaker handlers in this process; `runtime` runs the jobs."""
-    original_create = SageMakerResponse.create_processing_job
-
-    def create_processing_job(self: SageMakerResponse) -> ActionResult:
-        params = _validate_request(self, "CreateProcessingJob")
-        name = params["ProcessingJobName"]
-        jobs = self.sagemaker_backend.processing_jobs
-        if name in jobs:
-            raise ResourceInUseException(
-                f"Processing job names must be unique within an AWS account and region, and a "
-                f"processing job with this name already exists ({jobs[name].arn})."
-            )
-        _check_request(params)
-        role = params["RoleArn"]
-        if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
-            raise ValidationError(
-                f"Could not assume role {role}. Please ensure that the role exists and allows "
-                "principal 'sagemaker.amazonaws.com' to assume the role."
-            )
-        result = original_create(self)
-        job = jobs[name]
-        # moto keeps neither of these, and calls the job Completed at once.
-        job.processing_resources = params["ProcessingResources"]
-        job.environment = params.get("Environment") or {}
-        job.processing_job_status = "InProgress"
-        # Every attribute the runtime sets exists from here on: describe reads them concurrently.
-        job.processing_start_time = job.processing_end_time = None
-        job.exit_message = job.failure_reason = None
-        runtime.start(self.current_account, self.region, name)
-        return result
-
-    def stop_processing_job(self: SageMakerResponse) -> ActionResult:
-        name = self._get_param("ProcessingJobName")
-        job = self.sagemaker_backend.processing_jobs.get(name)
-        if job is None:
-            arn = FakeProcessingJob.arn_formatter(name, self.current_account, self.region)
-            raise ValidationError(f"Could not find processing job '{arn}'.")
-        if job.processing_job_status != "InProgress":
-            raise ValidationError(
-                f"The processing job {name} is {job.processing_job_status} and cannot be stopped."
-            )
-        job.processing_job_status, job.last_modified_time = "Stopping", utcnow()
-        runtime.stop(self.current_account, self.region, name)
-        return EmptyResult()
-
-    def list_processing_jobs(self: SageMakerResponse) -> ActionResult:
-        params = _validate_request(self, "ListProcessingJobs")
-        # ListProcessingJobs' documented defaults: CreationTime, Ascending; filters before paging.
-        return list_jobs(
-            params,
-            list(self.sagemaker_backend.processing_jobs.values()),
-            name="processing_job_name",
-            status="processing_job_status",
-            key="ProcessingJobSummaries",
-            summary=_summary,
-            default_order="Ascending",
+def create_processing_job(self: SageMakerResponse) -> ActionResult:
+    params = _validate_request(self, "CreateProcessingJob")
+    name = params["ProcessingJobName"]
+    jobs = self.sagemaker_backend.processing_jobs
+    if name in jobs:
+        raise ResourceInUseException(
+            f"Processing job names must be unique within an AWS account and region, and a "
+            f"processing job with this name already exists ({jobs[name].arn})."
         )
+    _check_request(params)
+    role = params["RoleArn"]
+    if not role_trusts(self.current_account, role, "sagemaker.amazonaws.com"):
+        raise ValidationError(
+            f"Could not assume role {role}. Please ensure that the role exists and allows "
+            "principal 'sagemaker.amazonaws.com' to assume the role."
+        )
+    result = upstream(SageMakerResponse, "create_processing_job")(self)
+    job = jobs[name]
+    # moto keeps neither of these, and calls the job Completed at once.
+    job.processing_resources = params["ProcessingResources"]
+    job.environment = params.get("Environment") or {}
+    job.processing_job_status = "InProgress"
+    # Every attribute the runtime sets exists from here on: describe reads them concurrently.
+    job.processing_start_time = job.processing_end_time = None
+    job.exit_message = job.failure_reason = None
+    WORKERS.processing.start(self.current_account, self.region, name)
+    return result
 
-    SageMakerResponse.create_processing_job = create_processing_job
-    SageMakerResponse.stop_processing_job = stop_processing_job
-    SageMakerResponse.list_processing_jobs = list_processing_jobs
+
+def stop_processing_job(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("ProcessingJobName")
+    job = self.sagemaker_backend.processing_jobs.get(name)
+    if job is None:
+        arn = FakeProcessingJob.arn_formatter(name, self.current_account, self.region)
+        raise ValidationError(f"Could not find processing job '{arn}'.")
+    if job.processing_job_status != "InProgress":
+        raise ValidationError(
+            f"The processing job {name} is {job.processing_job_status} and cannot be stopped."
+        )
+    job.processing_job_status, job.last_modified_time = "Stopping", utcnow()
+    WORKERS.processing.stop(self.current_account, self.region, name)
+    return EmptyResult()
+
+
+def list_processing_jobs(self: SageMakerResponse) -> ActionResult:
+    params = _validate_request(self, "ListProcessingJobs")
+    # ListProcessingJobs' documented defaults: CreationTime, Ascending; filters before paging.
+    return list_jobs(
+        params,
+        list(self.sagemaker_backend.processing_jobs.values()),
+        name="processing_job_name",
+        status="processing_job_status",
+        key="ProcessingJobSummaries",
+        summary=_summary,
+        default_order="Ascending",
+    )
 
 
 def _summary(job: FakeProcessingJob) -> dict:
@@ -484,3 +480,27 @@ def _exit_message(path: Path) -> str | None:
         ) from None
     # A character cut at the 1 KB boundary is left out rather than mangled.
     return data[:EXIT_MESSAGE_LIMIT].decode("utf-8", "ignore")
+
+
+# --- What this module changes in moto, for the registry (local/patches.py)
+
+PATCHES: list[Patch] = [
+    Patch(
+        SageMakerResponse,
+        "create_processing_job",
+        create_processing_job,
+        "moto runs nothing, calls the job Completed at once, keeps no resources or Environment",
+    ),
+    Patch(
+        SageMakerResponse,
+        "stop_processing_job",
+        stop_processing_job,
+        "moto marks any job Stopped at once; the stack's runtime stops the job's program",
+    ),
+    Patch(
+        SageMakerResponse,
+        "list_processing_jobs",
+        list_processing_jobs,
+        "moto ignores SortBy and SortOrder, and pages before it filters",
+    ),
+]

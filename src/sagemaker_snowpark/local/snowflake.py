@@ -37,8 +37,9 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   the connector downloads one by one while the client reads (fakesnow sends everything inline,
   which would make every client hold the whole result at once).
 
-It relies on fakesnow internals, which is why fakesnow is pinned; tests/test_local_snowflake.py
-covers each of these.
+It relies on fakesnow internals, which is why fakesnow is pinned: PATCHES, at the end, lists
+what it changes in fakesnow for the registry (local/patches.py), which installs it;
+tests/test_local_snowflake.py covers each of these.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import TutorialError
+from .patch import Patch, upstream
 
 _REPLACED_ROUTES = ("/session/v1/login-request", "/queries/v1/query-request", "/session")
 _TOKEN_PREFIX = 'Snowflake Token="'
@@ -503,7 +505,7 @@ def _split_identifier(text: str) -> list[tuple[str, bool]]:
 
 def _identifier(expression, params):
     """fakesnow's IDENTIFIER(?), which takes `"DB"."SCHEMA"."T"` for one quoted name."""
-    table = _original_identifier(expression, params)
+    table = upstream(fakesnow_transforms, "identifier")(expression, params)
     name = table.this if isinstance(table, exp.Table) else None
     if table is expression or not (isinstance(name, exp.Identifier) and name.quoted):
         return table
@@ -597,12 +599,13 @@ def _qualified_temp_tables(expression, conn):
     return expression
 
 
-def _server_errors(method):
-    """fakesnow's cursor method, whose unexpected errors become Snowflake errors, not HTTP 500s."""
+def _server_errors(name: str):
+    """fakesnow's cursor method `name`, whose unexpected errors become Snowflake errors, not
+    HTTP 500s."""
 
     def wrapper(self, *args, **kwargs):
         try:
-            return method(self, *args, **kwargs)
+            return upstream(FakeSnowflakeCursor, name)(self, *args, **kwargs)
         except ProgrammingError as error:
             exists = re.search(
                 r'Catalog Error: \w+ with name "?([^"]+?)"? already exists', error.raw_msg
@@ -642,6 +645,7 @@ def _server_errors(method):
                 msg=f"SQL execution error: {message}", errno=603, sqlstate="XX000"
             ) from None
 
+    wrapper.__name__ = wrapper.__qualname__ = name
     return wrapper
 
 
@@ -827,11 +831,6 @@ async def query_request(request: Request) -> Response:
 
 # --- Functions fixed inside fakesnow's SQL transform
 
-_original_transform = FakeSnowflakeCursor._transform
-_original_execute = FakeSnowflakeCursor.execute
-_original_describe_only = FakeSnowflakeCursor._describe_only
-_original_identifier = fakesnow_transforms.identifier
-
 
 def _as_column(original: exp.Expression, replacement: exp.Expression, name: str):
     # A bare projection keeps Snowflake's column name, e.g. "CURRENT_USER()".
@@ -884,7 +883,7 @@ def _transform(self: FakeSnowflakeCursor, expression, params):
     for node in expression.find_all(exp.Sum, exp.Avg):
         if not isinstance(node.this, (exp.Cast, exp.TryCast)):
             node.meta["tutorial_uncast"] = True  # fakesnow casts it to DOUBLE; maybe undone
-    transformed = _original_transform(self, expression, params)
+    transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)
     return _exact_aggregates(self, transformed)
@@ -1155,13 +1154,7 @@ class SnowflakeServer:
     def start(self, sock) -> None:
         self.db_dir.mkdir(parents=True, exist_ok=True)
         self.stage_dir.mkdir(parents=True, exist_ok=True)
-        FakeSnowflakeCursor._transform = _transform
-        FakeSnowflakeCursor.execute = _server_errors(_original_execute)
-        FakeSnowflakeCursor._describe_only = _server_errors(_original_describe_only)
-        fakesnow_transforms.identifier = _identifier
-        fakesnow_dialect.syntax_error = fakesnow_cursor.syntax_error = _snowflake_syntax_error
         _chunked.chunk_bytes = self.chunk_bytes
-        fakesnow_server.to_ipc = _chunked.first_part
         fakesnow_stage.LOCAL_BUCKET_PATH = str(self.stage_dir)
         fakesnow_server.sessions.clear()
         fakesnow_server.shared_fs = _open_database_files(self.db_dir)
@@ -1187,3 +1180,62 @@ class SnowflakeServer:
         fakesnow_server.sessions.clear()
         # Close DuckDB so its files are complete and another stack can open them.
         fakesnow_server.shared_fs.duck_conn.close()
+
+
+# --- What this module changes in fakesnow, for the registry (local/patches.py)
+
+PATCHES: list[Patch] = [
+    Patch(
+        FakeSnowflakeCursor,
+        "_transform",
+        _transform,
+        "fakesnow lacks Snowflake's session functions, signed HASH, exact SUM/AVG, case rules",
+    ),
+    Patch(
+        FakeSnowflakeCursor,
+        "execute",
+        _server_errors("execute"),
+        "fakesnow answers an unexpected error with HTTP 500, which the connector retries",
+    ),
+    Patch(
+        FakeSnowflakeCursor,
+        "_describe_only",
+        _server_errors("_describe_only"),
+        "fakesnow answers an unexpected error with HTTP 500, which the connector retries",
+    ),
+    Patch(
+        fakesnow_transforms,
+        "identifier",
+        _identifier,
+        "fakesnow reads a qualified quoted name in IDENTIFIER(?) as one name",
+    ),
+    *[
+        Patch(
+            module,
+            "syntax_error",
+            _snowflake_syntax_error,
+            "fakesnow passes sqlglot's parse errors on, not Snowflake's",
+        )
+        for module in (fakesnow_dialect, fakesnow_cursor)
+    ],
+    Patch(
+        fakesnow_server,
+        "to_ipc",
+        _chunked.first_part,
+        "fakesnow sends a whole result inline; Snowflake sends chunks after a first part",
+    ),
+    Patch(
+        fakesnow_stage,
+        "LOCAL_BUCKET_PATH",
+        None,
+        "SnowflakeServer.start puts stage files in the state folder, not a temporary one",
+        kind="setting",
+    ),
+    Patch(
+        fakesnow_server,
+        "shared_fs",
+        None,
+        "SnowflakeServer.start opens the state folder's database files",
+        kind="setting",
+    ),
+]

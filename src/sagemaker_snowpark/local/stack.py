@@ -345,11 +345,10 @@ def _loopback_socket() -> socket.socket:
 
 def serve(state_dir: Path) -> None:
     """Run the stack in this process until SIGTERM or SIGINT."""
-    from . import docker, iam
-    from .aws import install_extensions, start_moto
+    from . import docker, iam, patches
+    from .aws import WORKERS, start_moto
     from .builds import ImageBuilder
     from .processing import ProcessingRuntime
-    from .processing import install as install_processing
     from .runtime import TrainingRuntime
     from .snowflake import SnowflakeServer
 
@@ -363,13 +362,12 @@ def serve(state_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    patches.install()  # every change to moto and fakesnow, checked against them first
     mode = docker.choose_mode()
     builder = ImageBuilder(state_dir, mode)
     runtime = TrainingRuntime(state_dir, builder.images, endpoints={})
-    install_extensions(runtime, builder)
     processing = ProcessingRuntime(state_dir, builder.images, endpoints={})
-    install_processing(processing)
-    iam.install()
+    WORKERS.training, WORKERS.builds, WORKERS.processing = runtime, builder, processing
     moto, aws_port = start_moto()
     # Snowflake sends large results in chunks of about 16 MB; a smaller size shows streaming on
     # small tables (the tests use it).

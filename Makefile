@@ -13,11 +13,12 @@ TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help install tutorial test lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
+.PHONY: help install tutorial test test-fast lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
 	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
+	@echo "make test-fast  the tests that need no local stack (the edit-test loop, under a minute)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"
 	@echo "make real-account  run every notebook on your AWS and Snowflake accounts (costs money)"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
@@ -48,6 +49,10 @@ notebooks: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The tests marked unit (no local stack, Docker or network): docs/testing.md.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "unit and not stack" tests
 
 lab: $(STAMP)
 	$(BIN)/snowpark-local up

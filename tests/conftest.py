@@ -23,6 +23,8 @@ from sagemaker_snowpark.local.iam import policy_document
 @pytest.fixture(scope="session")
 def state_dir() -> Path:
     """The state folder of the session's stack (started by the root conftest.py)."""
+    if "SNOWPARK_LOCAL_STATE" not in os.environ:
+        pytest.fail("This test uses the local stack, which a run of `unit` tests does not start.")
     return Path(os.environ["SNOWPARK_LOCAL_STATE"])
 
 
@@ -46,12 +48,14 @@ def _as_administrator(state: Path) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def as_administrator(state_dir):
+def as_administrator():
     """Unit tests drive the stack as its administrator, so they may name their own resources;
     the notebooks run as the learner (policies/learner.json), and tests/test_iam.py checks the
-    policies themselves. A test asks for the `learner` fixture to act as the learner."""
+    policies themselves. A test asks for the `learner` fixture to act as the learner. (Without
+    a stack, in a run of `unit` tests, there is nobody to act as.)"""
     saved = dict(os.environ)
-    _as_administrator(state_dir)
+    if "SNOWPARK_LOCAL_STATE" in os.environ:
+        _as_administrator(Path(os.environ["SNOWPARK_LOCAL_STATE"]))
     yield
     os.environ.clear()
     os.environ.update(saved)

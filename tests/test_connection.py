@@ -18,6 +18,8 @@ from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.local import snowflake as local_snowflake
 from sagemaker_snowpark.local import stack
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 PASSPHRASE = "correct horse battery staple"
 TOKEN = "pat-token-value-1234567890"
 PASSWORD = "legacy-password-value-987"
@@ -320,6 +322,7 @@ def emulator_fields(**extra) -> dict:
     }
 
 
+@pytest.mark.stack
 def test_store_secret_creates_updates_and_leaves_unchanged(unique, plain, encrypted):
     name = f"tests/{unique}"
     first = emulator_fields(privateKey=plain.private_pem, publicKey=plain.public_pem)
@@ -335,6 +338,7 @@ def test_store_secret_creates_updates_and_leaves_unchanged(unique, plain, encryp
     assert connection.read_secret(name).passphrase == PASSPHRASE  # nothing half-written
 
 
+@pytest.mark.stack
 def test_read_secret_errors_name_the_cause(unique):
     with pytest.raises(
         TutorialError, match=f"Secret tests/missing-{unique} does not exist in us-east-1"
@@ -347,6 +351,7 @@ def test_read_secret_errors_name_the_cause(unique):
         connection.read_secret(f"tests/bad-{unique}", "eu-west-1")  # wrong Region
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("kind", ["key-pair", "encrypted key-pair", "token", "password"])
 def test_a_session_opens_for_each_kind(kind, unique, plain, encrypted, caplog):
     material = {
@@ -367,6 +372,7 @@ def test_a_session_opens_for_each_kind(kind, unique, plain, encrypted, caplog):
     assert_no_secret(caplog.text, plain, encrypted)
 
 
+@pytest.mark.stack
 def test_workload_identity_signs_in_without_a_secret():
     session = connection.session(
         None,
@@ -382,6 +388,7 @@ def test_workload_identity_signs_in_without_a_secret():
         session.close()
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize(
     "names, reason",
     [
@@ -416,6 +423,7 @@ def test_a_session_without_its_namespace_says_what_to_set(unique, plain, names, 
     session.close()  # the secret's database and schema exist now: no error
 
 
+@pytest.mark.stack
 def test_an_unreachable_snowflake_fails_fast_with_a_clear_reason(unique, plain):
     name = f"tests/unreachable-{unique}"
     connection.store_secret(name, emulator_fields(privateKey=plain.private_pem, port="9"))

@@ -14,6 +14,8 @@ import pytest
 from sagemaker_snowpark import data, generator
 from sagemaker_snowpark.errors import TutorialError
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 
 @pytest.fixture(scope="module")
 def generated():

@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 import botocore.session
+import pytest
 from botocore.validate import ParamValidator
+
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = ROOT / "snowflake-env-kernel-image"

@@ -23,6 +23,8 @@ import sagemaker_snowpark.local
 from sagemaker_snowpark.local import patches
 from sagemaker_snowpark.local.patch import Patch, upstream
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 
 def test_every_target_exists_and_every_addition_is_still_missing_upstream():
     problems = patches.verify()

@@ -11,6 +11,8 @@ import pytest
 from sagemaker_snowpark.local import stack
 from sagemaker_snowpark.local.iam import policy_document, trusts
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 # Actions AWS only grants on "*" (no resource-level permissions), or listings.
 STAR_ONLY = {
@@ -47,6 +49,7 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize(
     "name", ["training-job-role.json", "codebuild-role.json", "learner.json", "studio-space.json"]
 )
@@ -65,6 +68,7 @@ def test_each_policy_is_a_valid_iam_policy_without_wildcard_actions(name, unique
             assert set(as_list(statement["Action"])) <= STAR_ONLY, statement["Sid"]
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize(
     "name, service",
     [

@@ -16,6 +16,8 @@ from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.tutorial import execute
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 
 class _Failing(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
@@ -27,6 +29,7 @@ class _Failing(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.stack
 def test_a_failing_snowflake_ends_in_a_bounded_clear_error(unique):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -51,6 +54,7 @@ def test_a_failing_snowflake_ends_in_a_bounded_clear_error(unique):
         server.server_close()
 
 
+@pytest.mark.stack
 def test_the_secret_is_read_once_per_process(unique):
     name = f"tests/once-{unique}"
     connection.store_secret(name, {"account": "A", "user": "U", "token": "t0ken-value"})
@@ -87,6 +91,7 @@ def test_an_unknown_auth_kind_is_refused():
         connection.parse_secret({"account": "A", "user": "U", "oauthToken": "x"})
 
 
+@pytest.mark.stack
 def test_a_failing_notebook_cell_reports_one_line(tmp_path, unique):
     notebook = new_notebook(
         cells=[

@@ -13,6 +13,8 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = botocore.session.get_session()
 KERNEL = "snowflake-env-kernel-image"

@@ -26,6 +26,8 @@ from nbclient.exceptions import CellExecutionError
 from sagemaker_snowpark import settings
 from sagemaker_snowpark.errors import TutorialError
 
+pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_check_environment.ipynb"
 STUDIO_INSTALL = "python -m pip install --user -e '.[notebooks]'"
@@ -192,6 +194,7 @@ def test_env_file_bad_line_names_the_line_not_its_text(tmp_path, monkeypatch):
     assert "SNOWFLAKE_ROLE" not in os.environ  # nothing applied from a file with a bad line
 
 
+@pytest.mark.stack
 def test_the_local_stack_reads_no_tutorial_env():
     # The root conftest applied the stack's environment to this process, as to every kernel.
     assert os.environ[settings.ENV_FILE_VARIABLE] == ""
@@ -314,6 +317,7 @@ def test_the_template_s_studio_space_writes_a_file_that_loads(tmp_path, clean_se
         settings.load_env_file(path)
 
 
+@pytest.mark.stack
 def test_the_local_stack_s_own_values_are_no_example_values(state_dir):
     from sagemaker_snowpark.local import stack
 

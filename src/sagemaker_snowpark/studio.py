@@ -33,6 +33,25 @@ def _code(error: ClientError) -> str:
     return error.response["Error"]["Code"]
 
 
+def _in_use(error: ClientError, owner: str) -> Exception:
+    """ResourceInUse while changing `owner`'s custom images as one line; any other error as is."""
+    if _code(error) != "ResourceInUse":
+        return error
+    return TutorialError(
+        f"{owner} cannot change its custom images while one is in use "
+        f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
+    )
+
+
+def _without(images: list[dict], image_name: str) -> list[dict]:
+    return [image for image in images if image["ImageName"] != image_name]
+
+
+def _with_entry(images: list[dict], entry: dict) -> list[dict]:
+    """The images with `entry` in, replacing an older entry of the same image, the rest kept."""
+    return _without(images, entry["ImageName"]) + [entry]
+
+
 def wait_until_deleted(name: str, sagemaker=None) -> None:
     """Wait until the SageMaker image `name` is gone (botocore's ImageDeleted waiter)."""
     sagemaker = sagemaker or boto3.client("sagemaker")
@@ -157,19 +176,14 @@ def _set_custom_images(domain_id: str, kind: str, images: list[dict], sagemaker)
             DomainId=domain_id, DefaultUserSettings={APP_SETTINGS[kind]: app_settings}
         )
     except ClientError as error:
-        if _code(error) != "ResourceInUse":
-            raise
-        raise TutorialError(
-            f"Domain {domain_id} cannot change its custom images while one is in use "
-            f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
-        ) from None
+        raise _in_use(error, f"Domain {domain_id}") from None
 
 
 def attach_to_domain(domain_id: str, entry: dict, kind: str = "jupyterlab", sagemaker=None) -> list:
     """Put `entry` among the domain's custom images (replacing an older entry of the same image)."""
     sagemaker = sagemaker or boto3.client("sagemaker")
     current = custom_images(domain_id, kind, sagemaker)
-    merged = [image for image in current if image["ImageName"] != entry["ImageName"]] + [entry]
+    merged = _with_entry(current, entry)
     if merged != current:
         _set_custom_images(domain_id, kind, merged, sagemaker)
     return merged
@@ -179,7 +193,7 @@ def detach_from_domain(domain_id: str, image_name: str, kind: str = "jupyterlab"
     """Remove the image from the domain's custom images, keeping every other one."""
     sagemaker = sagemaker or boto3.client("sagemaker")
     current = custom_images(domain_id, kind, sagemaker)
-    remaining = [image for image in current if image["ImageName"] != image_name]
+    remaining = _without(current, image_name)
     if remaining != current:
         _set_custom_images(domain_id, kind, remaining, sagemaker)
     return remaining
@@ -203,12 +217,17 @@ def _set_profile_images(domain_id, profile, kind, settings, images, sagemaker) -
             UserSettings={APP_SETTINGS[kind]: {**settings, "CustomImages": images}},
         )
     except ClientError as error:
-        if _code(error) != "ResourceInUse":
-            raise
-        raise TutorialError(
-            f"User profile {profile} cannot change its custom images while one is in use "
-            f"({error.response['Error'].get('Message', '')}): {IN_USE_FIX}."
-        ) from None
+        raise _in_use(error, f"User profile {profile}") from None
+
+
+def _own_settings(domain_id: str, profile: str, kind: str, sagemaker) -> dict | None:
+    """The profile's own settings for the app; None when it has none, or no longer exists."""
+    try:
+        return _profile_settings(domain_id, profile, kind, sagemaker)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFound":
+            return None
+        raise
 
 
 def profile_custom_images(
@@ -216,12 +235,7 @@ def profile_custom_images(
 ) -> list[dict]:
     """The custom images of the profile's own settings for the app (none when it has none)."""
     sagemaker = sagemaker or boto3.client("sagemaker")
-    try:
-        settings = _profile_settings(domain_id, profile, kind, sagemaker)
-    except ClientError as error:
-        if _code(error) == "ResourceNotFound":
-            return []
-        raise
+    settings = _own_settings(domain_id, profile, kind, sagemaker)
     return list((settings or {}).get("CustomImages") or [])
 
 
@@ -229,13 +243,14 @@ def attach_to_user_profile(
     domain_id: str, profile: str, entry: dict, kind: str = "jupyterlab", sagemaker=None
 ) -> list | None:
     """Put `entry` among the profile's own custom images when the profile has its own settings
-    for the app (otherwise the domain's apply); returns its images, or None when it has none."""
+    for the app (otherwise the domain's apply); returns its images, or None when it has none.
+    A profile that does not exist is an error here: the name came from the learner."""
     sagemaker = sagemaker or boto3.client("sagemaker")
     settings = _profile_settings(domain_id, profile, kind, sagemaker)
     if settings is None:
         return None
     current = list(settings.get("CustomImages") or [])
-    merged = [image for image in current if image["ImageName"] != entry["ImageName"]] + [entry]
+    merged = _with_entry(current, entry)
     if merged != current:
         _set_profile_images(domain_id, profile, kind, settings, merged, sagemaker)
     return merged
@@ -246,14 +261,9 @@ def detach_from_user_profile(
 ) -> bool:
     """Remove the image from the profile's own custom images; True when it was there."""
     sagemaker = sagemaker or boto3.client("sagemaker")
-    try:
-        settings = _profile_settings(domain_id, profile, kind, sagemaker)
-    except ClientError as error:
-        if _code(error) == "ResourceNotFound":
-            return False
-        raise
+    settings = _own_settings(domain_id, profile, kind, sagemaker)
     current = list((settings or {}).get("CustomImages") or [])
-    remaining = [image for image in current if image["ImageName"] != image_name]
+    remaining = _without(current, image_name)
     if remaining == current:
         return False
     _set_profile_images(domain_id, profile, kind, settings, remaining, sagemaker)

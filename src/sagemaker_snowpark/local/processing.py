@@ -46,6 +46,7 @@ from .aws import (
     find_ecr_image,
     list_jobs,
     list_s3_keys,
+    may_pull,
     read_s3_object,
     write_s3_object,
 )
@@ -410,12 +411,7 @@ def _image(account: str, role: str, uri: str, images: dict):
             f"ClientError: the image {uri} does not exist in Amazon ECR; build and push it "
             "before starting the job"
         )
-    repository = f"arn:aws:ecr:{found.region}:{found.account}:repository/{found.repository}"
-    if not (
-        role_allows(account, role, "ecr:GetAuthorizationToken", "*")
-        and role_allows(account, role, "ecr:BatchGetImage", repository)
-        and role_allows(account, role, "ecr:GetDownloadUrlForLayer", repository)
-    ):
+    if not may_pull(account, role, found):
         raise _ClientError(
             f"ClientError: the execution role {role} may not pull {uri}: grant it "
             "ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"

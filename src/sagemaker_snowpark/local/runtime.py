@@ -44,6 +44,7 @@ from .aws import (
     TRAINING_LOG_GROUP,
     find_ecr_image,
     list_s3_keys,
+    may_pull,
     put_log_lines,
     read_s3_object,
     training_job,
@@ -188,12 +189,7 @@ class TrainingRuntime:
                 f"ClientError: the training image {image_uri} does not exist in Amazon ECR; "
                 "build and push it before starting the job"
             )
-        repository = f"arn:aws:ecr:{found.region}:{found.account}:repository/{found.repository}"
-        if not (
-            role_allows(account, job.role_arn, "ecr:GetAuthorizationToken", "*")
-            and role_allows(account, job.role_arn, "ecr:BatchGetImage", repository)
-            and role_allows(account, job.role_arn, "ecr:GetDownloadUrlForLayer", repository)
-        ):
+        if not may_pull(account, job.role_arn, found):
             return "Failed", (
                 f"ClientError: the execution role {job.role_arn} may not pull {image_uri}: grant "
                 "it ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import time
+import uuid
 
 import boto3
 import pytest
@@ -87,7 +88,9 @@ def trainer(image, bucket, role_arn, instance_count=1, max_runtime=3600, **hyper
     trainer = ModelTrainer(
         training_image=image,
         role=role_arn,
-        base_job_name="runtime-test",
+        # The SDK names a job by the second it starts: a job that fails at once (a missing
+        # image) and the next test's job may start in the same second, so each trainer has its own.
+        base_job_name=f"runtime-test-{uuid.uuid4().hex[:6]}",
         hyperparameters=hyperparameters,
         environment={"GREETING": "hello"},
         compute=Compute(instance_type="ml.m5.large", instance_count=instance_count),

@@ -38,14 +38,14 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 tutorial: $(STAMP)
-	$(TUTORIAL_ENV) $(BIN)/python -m sagemaker_snowpark.tutorial run
+	$(TUTORIAL_ENV) $(BIN)/python -m snowpark_local.series run
 
 # The series on real accounts, then always the clean-up notebook; YES=--yes skips the question.
 real-account: $(STAMP)
-	$(BIN)/python -m sagemaker_snowpark.tutorial real $(YES)
+	$(BIN)/python -m snowpark_local.series real $(YES)
 
 notebooks: $(STAMP)
-	$(BIN)/python -m sagemaker_snowpark.tutorial save
+	$(BIN)/python -m snowpark_local.series save
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

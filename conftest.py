@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_snowpark.local import stack
+from snowpark_local import stack
 
 _session_dir: Path | None = None
 _stack_started = False

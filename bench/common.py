@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sagemaker_snowpark import connection, data, keypair
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import stack
+from snowpark_local import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "build" / "bench"

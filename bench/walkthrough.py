@@ -10,8 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.tutorial import execute, notebooks
+from snowpark_local import stack
+from snowpark_local.series import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 180

@@ -16,8 +16,8 @@ import docker_engine
 import pytest
 
 from sagemaker_snowpark.images import build_and_push
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import policy_document
+from snowpark_local import stack
+from snowpark_local.iam import policy_document
 
 
 @pytest.fixture(scope="session")

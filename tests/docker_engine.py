@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_snowpark.local import stack
+from snowpark_local import stack
 
 SUITE = "bookworm"  # the Dockerfile's default base is python:3.11-slim-bookworm
 BASE_IMAGE = f"tutorial-test-base:{SUITE}"

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import snowflake as local_snowflake
-from sagemaker_snowpark.local import stack
+from snowpark_local import snowflake as local_snowflake
+from snowpark_local import stack
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 

@@ -20,8 +20,8 @@ from docker_engine import docker_mode_stack
 
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.tutorial import execute, notebooks
+from snowpark_local import stack
+from snowpark_local.series import execute, notebooks
 
 pytestmark = pytest.mark.docker
 

@@ -23,8 +23,8 @@ from sagemaker.core.helper.iam_role_resolver import RoleValidationError, resolve
 from sagemaker_snowpark import connection
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, policy_document
+from snowpark_local import stack
+from snowpark_local.iam import LEARNER_USER, policy_document
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 

@@ -15,11 +15,12 @@ import boto3
 import nbformat
 import pytest
 
-from sagemaker_snowpark import cleanup, images, infrastructure, tutorial
+from sagemaker_snowpark import cleanup, images, infrastructure
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.infrastructure import SPACE
-from sagemaker_snowpark.local import cloudformation, stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, policy_document
+from snowpark_local import cloudformation, stack
+from snowpark_local import series as tutorial
+from snowpark_local.iam import LEARNER_USER, policy_document
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "tutorial.yaml"

@@ -14,12 +14,12 @@ from botocore.exceptions import ClientError
 
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push, wait_for_build
-from sagemaker_snowpark.local.aws import (
+from snowpark_local.aws import (
     DEFAULT_PAGE_SIZE,
     IMAGE_DELETION_SECONDS,
     unsupported_members,
 )
-from sagemaker_snowpark.local.stack import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
+from snowpark_local.stack import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
 
 REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 

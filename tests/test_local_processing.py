@@ -23,9 +23,9 @@ from sagemaker.core.shapes import (
 from sagemaker_snowpark import jobs
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, decide, policy_document
-from sagemaker_snowpark.local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
+from snowpark_local import stack
+from snowpark_local.iam import LEARNER_USER, decide, policy_document
+from snowpark_local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
 
 # A stand-in for the image's `score` program: reads its input, writes an output and a message
 # file, and exits as its first argument says.

@@ -13,7 +13,7 @@ from snowflake.connector.errors import OperationalError
 from snowflake.snowpark import Session
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
-from sagemaker_snowpark.local import stack
+from snowpark_local import stack
 
 
 def local_session(database: str, create: bool = True, **extra) -> Session:

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import docker, stack
+from snowpark_local import docker, stack
 
-CLI = [sys.executable, "-m", "sagemaker_snowpark.local.cli"]
+CLI = [sys.executable, "-m", "snowpark_local.cli"]
 
 
 def listening(port: int) -> bool:

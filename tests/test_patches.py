@@ -19,9 +19,9 @@ import pytest
 from moto.core.responses import BaseResponse
 from moto.sagemaker.responses import SageMakerResponse
 
-import sagemaker_snowpark.local
-from sagemaker_snowpark.local import patches
-from sagemaker_snowpark.local.patch import Patch, upstream
+import snowpark_local
+from snowpark_local import patches
+from snowpark_local.patch import Patch, upstream
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
@@ -39,7 +39,7 @@ def test_every_module_that_patches_contributes_to_the_registry():
     assert all(counts.values()), counts
     assert len(patches.registered()) == sum(counts.values())
     # A module that lists patches but is missing from MODULES would never have them installed.
-    package = sagemaker_snowpark.local
+    package = snowpark_local
     listing = {
         info.name
         for info in pkgutil.iter_modules(package.__path__)
@@ -132,8 +132,8 @@ def test_a_wrapper_reaches_the_original_and_a_second_install_changes_nothing():
 INSTALL_TWICE = textwrap.dedent(
     """
     import inspect, json
-    from sagemaker_snowpark.local import patches
-    from sagemaker_snowpark.local.patch import ABSENT, upstream
+    from snowpark_local import patches
+    from snowpark_local.patch import ABSENT, upstream
 
     registry = patches.registered()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import policy_document, trusts
+from snowpark_local import stack
+from snowpark_local.iam import policy_document, trusts
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.tutorial import execute
+from snowpark_local.series import execute
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 

@@ -19,7 +19,7 @@ from docker_engine import docker_mode_stack
 
 from sagemaker_snowpark import cleanup, connection, data, jobs, keypair
 from sagemaker_snowpark.errors import TutorialError
-from sagemaker_snowpark.local import stack
+from snowpark_local import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
@@ -607,7 +607,7 @@ def test_a_processing_job_runs_the_image_as_a_container(
 
 
 def test_the_tutorial_summary_adds_rows_scored_and_the_flagged_share(tmp_path):
-    from sagemaker_snowpark.tutorial import _scoring_summary
+    from snowpark_local.series import _scoring_summary
 
     summary = tmp_path / "scoring-summary.json"
     assert _scoring_summary(summary) == []  # notebook 05 did not run

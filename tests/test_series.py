@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from sagemaker_snowpark import cleanup, keypair
-from sagemaker_snowpark.local import stack
-from sagemaker_snowpark.local.iam import LEARNER_USER, decide, policy_document
-from sagemaker_snowpark.tutorial import execute, notebooks
+from snowpark_local import stack
+from snowpark_local.iam import LEARNER_USER, decide, policy_document
+from snowpark_local.series import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -319,7 +319,7 @@ def test_the_template_s_studio_space_writes_a_file_that_loads(tmp_path, clean_se
 
 @pytest.mark.stack
 def test_the_local_stack_s_own_values_are_no_example_values(state_dir):
-    from sagemaker_snowpark.local import stack
+    from snowpark_local import stack
 
     environment = stack.client_environment(state_dir)
     assert environment["SAGEMAKER_CODEBUILD_ROLE_ARN"]  # the stack sets what the check looks at

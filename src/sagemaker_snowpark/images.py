@@ -22,7 +22,7 @@ from . import settings
 from .errors import TutorialError
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
-# general1.medium: 4 vCPUs, 7 GB of memory; tutorial.REAL_COST prices its minutes.
+# general1.medium: 4 vCPUs, 7 GB of memory; snowpark_local.series.REAL_COST prices its minutes.
 BUILD_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
 BUILDSPEC = """version: 0.2
 phases:

@@ -80,7 +80,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
+
 from .patch import Patch, upstream
 
 _REPLACED_ROUTES = ("/session/v1/login-request", "/queries/v1/query-request", "/session")

@@ -30,7 +30,8 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
+
 from .patch import Patch, upstream
 
 
@@ -325,7 +326,7 @@ def deploy(cloudformation, stack_name: str, parameters: dict[str, str]) -> list[
     """Create a stack of infrastructure/tutorial.yaml as `aws cloudformation deploy` does (a
     change set, executed, each waited for); returns its outputs, or raises with the first
     failure's reason."""
-    from ..infrastructure import TEMPLATE
+    from sagemaker_snowpark.infrastructure import TEMPLATE
 
     cloudformation.create_change_set(
         StackName=stack_name,

@@ -53,7 +53,8 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
+
 from .patch import Patch, upstream
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
@@ -63,7 +64,8 @@ LEARNER_USER = "tutorial-learner"
 def policy_document(name: str, domain_id: str | None = None) -> str:
     """A file of policies/ as the stack uses it: its placeholders filled with the stack's account
     and the domain the learner works in (the seeded team domain unless `domain_id` is given)."""
-    from ..infrastructure import fill
+    from sagemaker_snowpark.infrastructure import fill
+
     from .stack import ACCOUNT_ID, DOMAIN_NAME, REGION, USER_PROFILE
 
     path = POLICIES / name

@@ -10,7 +10,8 @@ an attribute we replace, or gains one we add, fails there, in one place.
 
 from __future__ import annotations
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
+
 from . import aws, cloudformation, cloudformation_rules, iam, processing, snowflake
 from .patch import Patch
 

@@ -12,7 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
+
 from . import stack
 
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -309,7 +309,8 @@ def _deploy_template(endpoint: str, administrator: dict[str, str]) -> dict[str, 
     learner policy to the learner's IAM user. Returns the notebooks' values from the outputs."""
     import boto3
 
-    from .. import infrastructure
+    from sagemaker_snowpark import infrastructure
+
     from .cloudformation import deploy
     from .iam import LEARNER_USER
 
@@ -497,7 +498,7 @@ def up(state_dir: Path, timeout: float = 60.0) -> dict:
             [
                 sys.executable,
                 "-m",
-                "sagemaker_snowpark.local.cli",
+                "snowpark_local.cli",
                 "--state",
                 str(state_dir),
                 "serve",

@@ -1,8 +1,8 @@
 """Run the whole walk-through on the local stack (`make tutorial`), or re-save the notebooks.
 
-python -m sagemaker_snowpark.tutorial run    executed copies and artifacts go to build/tutorial/
-python -m sagemaker_snowpark.tutorial save   re-executes notebooks/ in place on a fresh stack
-python -m sagemaker_snowpark.tutorial real   runs the series on your AWS and Snowflake accounts
+python -m snowpark_local.series run    executed copies and artifacts go to build/tutorial/
+python -m snowpark_local.series save   re-executes notebooks/ in place on a fresh stack
+python -m snowpark_local.series real   runs the series on your AWS and Snowflake accounts
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from .errors import TutorialError
-from .local import stack
+from sagemaker_snowpark.errors import TutorialError
+
+from . import stack
 
 NOTEBOOKS_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "tutorial"

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import TutorialError
+from sagemaker_snowpark.errors import TutorialError
 
 MODES = ("process", "docker")
 

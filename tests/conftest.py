@@ -17,7 +17,7 @@ import pytest
 
 from sagemaker_snowpark.images import build_and_push
 from snowpark_local import stack
-from snowpark_local.iam import policy_document
+from snowpark_local.aws.iam import policy_document
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sagemaker_snowpark import connection, keypair
 from sagemaker_snowpark.errors import TutorialError
-from snowpark_local import snowflake as local_snowflake
-from snowpark_local import stack
+from snowpark_local import accounts
+from snowpark_local.snowflake import sessions as local_snowflake
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
@@ -282,7 +282,7 @@ def test_the_readme_shows_the_statements_notebook_02_prints_and_the_stack_uses()
     printed = connection.workload_identity_statements("<execution role ARN>")
     assert f"```sql\n{printed}\n```" in details
     # The local stack signs in as the README's user, with the README's role as its default.
-    assert f"CREATE USER IF NOT EXISTS {stack.SNOWFLAKE_USER} TYPE = SERVICE" in readme
+    assert f"CREATE USER IF NOT EXISTS {accounts.SNOWFLAKE_USER} TYPE = SERVICE" in readme
     assert f"DEFAULT_ROLE = {local_snowflake.DEFAULT_ROLE};" in readme
     assert f"CREATE USER IF NOT EXISTS {local_snowflake.WORKLOAD_IDENTITY_USER} " in printed
     # Granting account privileges needs MANAGE GRANTS: SECURITYADMIN, not USERADMIN.

@@ -20,7 +20,7 @@ from docker_engine import docker_mode_stack
 
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from snowpark_local import stack
+from snowpark_local import accounts, stack
 from snowpark_local.series import execute, notebooks
 
 pytestmark = pytest.mark.docker
@@ -170,7 +170,7 @@ def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
             "box/Dockerfile",
             "sagemaker-snowpark-training",
             os.environ["SAGEMAKER_BUCKET"],
-            f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}",
+            f"arn:aws:iam::{accounts.ACCOUNT_ID}:role/{accounts.CODEBUILD_ROLE_NAME}",
             project="sagemaker-snowpark-broken-image",
             echo=lines.append,
         )

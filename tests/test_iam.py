@@ -23,8 +23,9 @@ from sagemaker.core.helper.iam_role_resolver import RoleValidationError, resolve
 from sagemaker_snowpark import connection
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from snowpark_local import stack
-from snowpark_local.iam import LEARNER_USER, policy_document
+from snowpark_local import accounts, stack
+from snowpark_local.accounts import LEARNER_USER
+from snowpark_local.aws.iam import policy_document
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
@@ -65,7 +66,7 @@ def learner_policy_without(sid: str):
 def role_policy_without(policy: str, sid: str):
     iam = administrator("iam")
     name = policy.removesuffix(".json")
-    role = stack.CODEBUILD_ROLE_NAME if name == "codebuild-role" else stack.ROLE_NAME
+    role = accounts.CODEBUILD_ROLE_NAME if name == "codebuild-role" else accounts.ROLE_NAME
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document(policy, sid))
     try:
         yield
@@ -86,7 +87,7 @@ def test_the_learner_is_the_iam_user_with_learner_json(learner):
     caller = boto3.client("sts").get_caller_identity()["Arn"]
     assert caller.endswith(f":user/{LEARNER_USER}")
     with pytest.raises(ClientError) as denied:
-        boto3.client("iam").delete_role(RoleName=stack.ROLE_NAME)
+        boto3.client("iam").delete_role(RoleName=accounts.ROLE_NAME)
     assert error_code(denied.value) == "AccessDenied"
 
 
@@ -180,7 +181,7 @@ def test_passing_the_role_needs_iam_pass_role_for_that_service(learner, bucket, 
     request = dict(
         TrainingJobName=f"snowpark-maintenance-iam-{unique}",
         AlgorithmSpecification={
-            "TrainingImage": f"{stack.ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/missing:x",
+            "TrainingImage": f"{accounts.ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/missing:x",
             "TrainingInputMode": "File",
         },
         RoleArn=os.environ["SAGEMAKER_ROLE_ARN"],
@@ -289,7 +290,7 @@ def build(context, bucket) -> str:
         "box/Dockerfile",
         "sagemaker-snowpark-training",
         bucket,
-        f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}",
+        f"arn:aws:iam::{accounts.ACCOUNT_ID}:role/{accounts.CODEBUILD_ROLE_NAME}",
         echo=lambda _: None,
     ).uri
 

@@ -18,9 +18,11 @@ import pytest
 from sagemaker_snowpark import cleanup, images, infrastructure
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.infrastructure import SPACE
-from snowpark_local import cloudformation, stack
+from snowpark_local import accounts, seed, stack
 from snowpark_local import series as tutorial
-from snowpark_local.iam import LEARNER_USER, policy_document
+from snowpark_local.accounts import LEARNER_USER
+from snowpark_local.aws import cloudformation
+from snowpark_local.aws.iam import policy_document
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "tutorial.yaml"
@@ -122,15 +124,15 @@ def test_the_template_refuses_a_new_domain_without_a_network():
 # administrator deploys the template (a new domain in the default VPC) and attaches its learner
 # policy to the learner, and the notebooks' environment is the stack's outputs.
 
-STACK = stack.TEMPLATE_STACK
-TEAM_DOMAIN = f"d-{stack.DOMAIN_NAME}"  # the account's own domain, seeded before the template
+STACK = seed.TEMPLATE_STACK
+TEAM_DOMAIN = f"d-{accounts.DOMAIN_NAME}"  # the account's own domain, seeded before the template
 
 
 @pytest.fixture(scope="module")
 def template_stack(tmp_path_factory):
     base = tmp_path_factory.mktemp("template")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(stack.SEED_VARIABLE, "template")
+        patch.setenv(seed.SEED_VARIABLE, "template")
         stack.up(base / "state")
     try:
         yield base
@@ -139,7 +141,7 @@ def template_stack(tmp_path_factory):
 
 
 def test_the_stack_refuses_an_unknown_seed(monkeypatch):
-    monkeypatch.setenv(stack.SEED_VARIABLE, "templates")
+    monkeypatch.setenv(seed.SEED_VARIABLE, "templates")
     with pytest.raises(TutorialError) as error:
         stack.seed()
     assert str(error.value) == (
@@ -160,17 +162,17 @@ def _assert_roles_carry_the_policy_files(iam, domain_id: str) -> None:
         p.name: json.loads(policy_document(p.name, domain_id))
         for p in (ROOT / "policies").glob("*.json")
     }
-    role = iam.get_role(RoleName=stack.ROLE_NAME)["Role"]
+    role = iam.get_role(RoleName=accounts.ROLE_NAME)["Role"]
     assert role["AssumeRolePolicyDocument"] == policies["execution-role-trust.json"]
-    build_role = iam.get_role(RoleName=stack.CODEBUILD_ROLE_NAME)["Role"]
+    build_role = iam.get_role(RoleName=accounts.CODEBUILD_ROLE_NAME)["Role"]
     assert build_role["AssumeRolePolicyDocument"] == policies["codebuild-role-trust.json"]
-    inline = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="training-job-role")
+    inline = iam.get_role_policy(RoleName=accounts.ROLE_NAME, PolicyName="training-job-role")
     assert inline["PolicyDocument"] == policies["training-job-role.json"]
-    studio = iam.get_role_policy(RoleName=stack.ROLE_NAME, PolicyName="studio-space")
+    studio = iam.get_role_policy(RoleName=accounts.ROLE_NAME, PolicyName="studio-space")
     assert studio["PolicyDocument"] == policies["studio-space.json"]
-    build = iam.get_role_policy(RoleName=stack.CODEBUILD_ROLE_NAME, PolicyName="codebuild-role")
+    build = iam.get_role_policy(RoleName=accounts.CODEBUILD_ROLE_NAME, PolicyName="codebuild-role")
     assert build["PolicyDocument"] == policies["codebuild-role.json"]
-    attached = iam.list_attached_role_policies(RoleName=stack.ROLE_NAME)["AttachedPolicies"]
+    attached = iam.list_attached_role_policies(RoleName=accounts.ROLE_NAME)["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["SageMakerSnowparkLearner"]
     version = iam.get_policy(PolicyArn=attached[0]["PolicyArn"])["Policy"]["DefaultVersionId"]
     learner = iam.get_policy_version(PolicyArn=attached[0]["PolicyArn"], VersionId=version)
@@ -180,12 +182,12 @@ def _assert_roles_carry_the_policy_files(iam, domain_id: str) -> None:
 def test_the_template_made_what_the_notebooks_use(template_stack, administrator):
     outputs = infrastructure.stack_outputs(STACK, administrator.client("cloudformation"))
     env = infrastructure.environment(outputs)
-    roles = f"arn:aws:iam::{stack.ACCOUNT_ID}:role"
+    roles = f"arn:aws:iam::{accounts.ACCOUNT_ID}:role"
     assert env == {
         "AWS_REGION": REGION,
-        "SAGEMAKER_ROLE_ARN": f"{roles}/{stack.ROLE_NAME}",
-        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/{stack.CODEBUILD_ROLE_NAME}",
-        "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{stack.ACCOUNT_ID}-{REGION}",
+        "SAGEMAKER_ROLE_ARN": f"{roles}/{accounts.ROLE_NAME}",
+        "SAGEMAKER_CODEBUILD_ROLE_ARN": f"{roles}/{accounts.CODEBUILD_ROLE_NAME}",
+        "SAGEMAKER_BUCKET": f"sagemaker-snowpark-{accounts.ACCOUNT_ID}-{REGION}",
         "SAGEMAKER_DOMAIN_ID": "d-sagemaker-snowpark",
         "SAGEMAKER_USER_PROFILE": "learner",
     }
@@ -288,13 +290,16 @@ def test_deletion_leaves_nothing_then_the_template_joins_an_existing_domain(admi
     # ExistingDomainId: the user profile and space go into the account's domain, and no domain
     # is made; deleting the stack removes them and keeps the domain as it was.
     before = sagemaker.describe_domain(DomainId=TEAM_DOMAIN)["DefaultUserSettings"]
-    parameters = {"RepositoryUrl": stack.TEMPLATE_REPOSITORY_URL, "ExistingDomainId": TEAM_DOMAIN}
+    parameters = {
+        "RepositoryUrl": accounts.TEMPLATE_REPOSITORY_URL,
+        "ExistingDomainId": TEAM_DOMAIN,
+    }
     outputs = cloudformation.deploy(cfn, "tutorial-existing-domain", parameters)
     assert infrastructure.environment(outputs)["SAGEMAKER_DOMAIN_ID"] == TEAM_DOMAIN
     assert [d["DomainId"] for d in sagemaker.list_domains()["Domains"]] == [TEAM_DOMAIN]
     _assert_roles_carry_the_policy_files(iam, TEAM_DOMAIN)
     profile = sagemaker.describe_user_profile(DomainId=TEAM_DOMAIN, UserProfileName="learner")
-    assert profile["UserSettings"]["ExecutionRole"].endswith(f":role/{stack.ROLE_NAME}")
+    assert profile["UserSettings"]["ExecutionRole"].endswith(f":role/{accounts.ROLE_NAME}")
     space = sagemaker.describe_space(DomainId=TEAM_DOMAIN, SpaceName=SPACE)
     assert space["OwnershipSettings"] == {"OwnerUserProfileName": "learner"}
     infrastructure.delete("tutorial-existing-domain", administrator, echo=messages.append)

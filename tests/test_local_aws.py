@@ -14,12 +14,9 @@ from botocore.exceptions import ClientError
 
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push, wait_for_build
-from snowpark_local.aws import (
-    DEFAULT_PAGE_SIZE,
-    IMAGE_DELETION_SECONDS,
-    unsupported_members,
-)
-from snowpark_local.stack import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
+from snowpark_local.accounts import ACCOUNT_ID, EXISTING_STUDIO_IMAGE, REGION
+from snowpark_local.aws.sagemaker.requests import DEFAULT_PAGE_SIZE, unsupported_members
+from snowpark_local.aws.sagemaker.studio_state import IMAGE_DELETION_SECONDS
 
 REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 

@@ -23,9 +23,10 @@ from sagemaker.core.shapes import (
 from sagemaker_snowpark import jobs
 from sagemaker_snowpark.errors import TutorialError
 from sagemaker_snowpark.images import build_and_push
-from snowpark_local import stack
-from snowpark_local.iam import LEARNER_USER, decide, policy_document
-from snowpark_local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
+from snowpark_local import accounts, stack
+from snowpark_local.accounts import LEARNER_USER
+from snowpark_local.aws.iam import decide, policy_document
+from snowpark_local.jobs.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
 
 # A stand-in for the image's `score` program: reads its input, writes an output and a message
 # file, and exits as its first argument says.
@@ -577,7 +578,7 @@ def test_the_learner_runs_a_scoring_job_with_the_tutorial_role_only(
         ("learner.json", f":user/{LEARNER_USER}", ["ProcessingJobs"]),
         (
             "training-job-role.json",
-            f":role/{stack.ROLE_NAME}",
+            f":role/{accounts.ROLE_NAME}",
             ["FindTheModelToScore", "ReadTheModelToScore"],
         ),
     ):

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from sagemaker_snowpark.errors import TutorialError
-from snowpark_local import docker, stack
+from snowpark_local import stack
+from snowpark_local.jobs import docker
 
 CLI = [sys.executable, "-m", "snowpark_local.cli"]
 

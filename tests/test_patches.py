@@ -1,4 +1,5 @@
-"""The registry of patches (local/patches.py) against the installed moto, fakesnow and the rest.
+"""The registry of patches (snowpark_local/patches.py) against the installed moto, fakesnow and
+the rest.
 
 These tests need no running stack. The registry is checked in this process, where nothing is
 installed, and installed only in a child process, so that the session's own moto stays as
@@ -34,7 +35,7 @@ def test_every_target_exists_and_every_addition_is_still_missing_upstream():
 
 
 def test_every_module_that_patches_contributes_to_the_registry():
-    counts = {module.__name__.rsplit(".", 1)[1]: len(module.PATCHES) for module in patches.MODULES}
+    counts = {module.__name__: len(module.PATCHES) for module in patches.MODULES}
     print(f"{sum(counts.values())} patches registered: {counts}")
     assert all(counts.values()), counts
     assert len(patches.registered()) == sum(counts.values())
@@ -42,8 +43,8 @@ def test_every_module_that_patches_contributes_to_the_registry():
     package = snowpark_local
     listing = {
         info.name
-        for info in pkgutil.iter_modules(package.__path__)
-        if hasattr(importlib.import_module(f"{package.__name__}.{info.name}"), "PATCHES")
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+        if hasattr(importlib.import_module(info.name), "PATCHES")
     }
     assert listing == set(counts)
 

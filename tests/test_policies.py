@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from snowpark_local import stack
-from snowpark_local.iam import policy_document, trusts
+from snowpark_local import accounts
+from snowpark_local.aws.iam import policy_document, trusts
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
@@ -81,13 +81,13 @@ def test_each_role_trusts_one_service_and_only_for_its_own_account(name, service
     boto3.client("iam").create_role(RoleName=f"trust-{unique}", AssumeRolePolicyDocument=trust)
     (statement,) = json.loads(trust)["Statement"]
     assert statement["Principal"] == {"Service": service}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": stack.ACCOUNT_ID}}
-    assert trusts(trust, service, stack.ACCOUNT_ID)
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": accounts.ACCOUNT_ID}}
+    assert trusts(trust, service, accounts.ACCOUNT_ID)
     assert not trusts(trust, service, "210987654321")  # acting for another account
     other = (
         "codebuild.amazonaws.com" if service.startswith("sagemaker") else "sagemaker.amazonaws.com"
     )
-    assert not trusts(trust, other, stack.ACCOUNT_ID)
+    assert not trusts(trust, other, accounts.ACCOUNT_ID)
 
 
 def test_the_training_role_reads_only_the_tutorial_secret():

@@ -19,7 +19,7 @@ from docker_engine import docker_mode_stack
 
 from sagemaker_snowpark import cleanup, connection, data, jobs, keypair
 from sagemaker_snowpark.errors import TutorialError
-from snowpark_local import stack
+from snowpark_local import accounts
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
@@ -577,7 +577,7 @@ def test_a_processing_job_runs_the_image_as_a_container(
             bucket, role = os.environ["SAGEMAKER_BUCKET"], os.environ["SAGEMAKER_ROLE_ARN"]
             # As notebook 04 builds it: CodeBuild's role pushes to the repository the execution
             # role may pull from.
-            builder = f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}"
+            builder = f"arn:aws:iam::{accounts.ACCOUNT_ID}:role/{accounts.CODEBUILD_ROLE_NAME}"
             image = build_image(bucket, builder, "sagemaker-snowpark-training")
             # Where training jobs leave models: the execution role reads only there.
             key = "sagemaker-snowpark/training/scoring-tests/model.tar.gz"

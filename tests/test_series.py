@@ -14,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from sagemaker_snowpark import cleanup, keypair
-from snowpark_local import stack
-from snowpark_local.iam import LEARNER_USER, decide, policy_document
+from snowpark_local import accounts, stack
+from snowpark_local.accounts import LEARNER_USER
+from snowpark_local.aws.iam import decide, policy_document
 from snowpark_local.series import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,12 +152,14 @@ def secret_versions() -> int:
 
 # Who acts with which policies on the stack (the execution role carries two, as in Studio).
 PRINCIPALS = {
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:user/{LEARNER_USER}": ("learner.json",),
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.ROLE_NAME}": (
+    f"arn:aws:iam::{accounts.ACCOUNT_ID}:user/{LEARNER_USER}": ("learner.json",),
+    f"arn:aws:iam::{accounts.ACCOUNT_ID}:role/{accounts.ROLE_NAME}": (
         "training-job-role.json",
         "studio-space.json",
     ),
-    f"arn:aws:iam::{stack.ACCOUNT_ID}:role/{stack.CODEBUILD_ROLE_NAME}": ("codebuild-role.json",),
+    f"arn:aws:iam::{accounts.ACCOUNT_ID}:role/{accounts.CODEBUILD_ROLE_NAME}": (
+        "codebuild-role.json",
+    ),
 }
 # Studio's web portal makes these calls as the execution role (showing, running, stopping and
 # updating the learner's space); no portal runs on the local stack, so the series cannot need

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from sagemaker_snowpark import cleanup, studio
 from sagemaker_snowpark.errors import TutorialError
-from snowpark_local.stack import ACCOUNT_ID, REGION
+from snowpark_local.accounts import ACCOUNT_ID, REGION
 
 REGISTRY = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 

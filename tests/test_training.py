@@ -277,7 +277,7 @@ def resource_tree(root: Path, hosts: list[str], host: str) -> Path:
 
 
 def test_the_hosts_wait_until_the_first_host_s_name_resolves(monkeypatch, capsys):
-    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training import hosts
 
     answers = [socket.gaierror(-3, "Temporary failure in name resolution")] * 2 + ["10.0.1.17"]
     asked = []
@@ -289,9 +289,9 @@ def test_the_hosts_wait_until_the_first_host_s_name_resolves(monkeypatch, capsys
             raise answer
         return answer
 
-    monkeypatch.setattr(program, "socket", SimpleNamespace(gethostbyname=gethostbyname))
+    monkeypatch.setattr(hosts, "socket", SimpleNamespace(gethostbyname=gethostbyname))
     started = time.monotonic()
-    assert program.resolve_host("algo-1", 60) == "10.0.1.17"
+    assert hosts.resolve_host("algo-1", 60) == "10.0.1.17"
     assert asked == ["algo-1"] * 3
     assert 1.4 < time.monotonic() - started < 5  # backing off: 0.5 s, then 1 s
     waiting = [line for line in capsys.readouterr().out.splitlines() if "waiting" in line]
@@ -305,7 +305,7 @@ def test_the_hosts_wait_until_the_first_host_s_name_resolves(monkeypatch, capsys
 
 
 def test_a_host_name_that_never_resolves_fails_the_job_with_one_line(tmp_path, monkeypatch, capsys):
-    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training import hosts, program
 
     def gethostbyname(name):
         raise socket.gaierror(-2, "Name or service not known")
@@ -313,8 +313,8 @@ def test_a_host_name_that_never_resolves_fails_the_job_with_one_line(tmp_path, m
     root = resource_tree(tmp_path, ["algo-1", "algo-2"], "algo-2")
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(root))
     monkeypatch.delenv("TRACKER_HOST", raising=False)
-    monkeypatch.setattr(program, "socket", SimpleNamespace(gethostbyname=gethostbyname))
-    monkeypatch.setattr(program, "HOST_WAIT_SECONDS", 1)
+    monkeypatch.setattr(hosts, "socket", SimpleNamespace(gethostbyname=gethostbyname))
+    monkeypatch.setattr(hosts, "HOST_WAIT_SECONDS", 1)
     handler = signal.getsignal(signal.SIGTERM)
     try:
         code = program.main()  # the program's own path: no TRACKER_HOST, as on SageMaker

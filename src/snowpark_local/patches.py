@@ -1,9 +1,9 @@
 """The registry of patches: every attribute of moto, fakesnow and the rest that the stack changes.
 
-Each module below lists its changes as `Patch` records (local/patch.py) in a PATCHES list beside
-the replacements; this module collects them. `install()`, which the stack calls once before it
-serves, verifies every record against the libraries as installed and then applies them all, or
-raises one PatchError naming each target that no longer fits and applies none.
+Each module below lists its changes as `Patch` records (snowpark_local/patch.py) in a PATCHES
+list beside the replacements; this module collects them. `install()`, which the stack calls once
+before it serves, verifies every record against the libraries as installed and then applies them
+all, or raises one PatchError naming each target that no longer fits and applies none.
 tests/test_patches.py runs the same verification, so an upgrade of moto or fakesnow that renames
 an attribute we replace, or gains one we add, fails there, in one place.
 """
@@ -12,11 +12,24 @@ from __future__ import annotations
 
 from sagemaker_snowpark.errors import TutorialError
 
-from . import aws, cloudformation, cloudformation_rules, iam, processing, snowflake
+from .aws import cloudformation, cloudformation_rules, codebuild, ecr, iam, secretsmanager
+from .aws.sagemaker import processing, studio, training
 from .patch import Patch
+from .snowflake import server as snowflake
 
 # The modules that patch a library, each with a PATCHES list.
-MODULES = (aws, cloudformation, cloudformation_rules, iam, processing, snowflake)
+MODULES = (
+    cloudformation,
+    cloudformation_rules,
+    codebuild,
+    ecr,
+    iam,
+    secretsmanager,
+    processing,
+    studio,
+    training,
+    snowflake,
+)
 
 
 class PatchError(TutorialError):

@@ -15,7 +15,7 @@ from conformance.harness import Case, Raises  # noqa: E402
 HEADER = """# The local Snowflake: what it answers as Snowflake does
 
 The local stack emulates Snowflake with fakesnow's server, extended by the stack
-(`src/snowpark_local/snowflake.py`). Each row below is a test of
+(`src/snowpark_local/snowflake/`). Each row below is a test of
 `tests/test_snowflake_conformance.py`, run by `make test` against the stack: the operation, and
 the result Snowflake documents, which the stack gives. This page is generated from those tests
 (`.venv/bin/python tests/conformance/table.py > docs/local-snowflake.md`), so it lists only what

@@ -39,19 +39,13 @@ from pathlib import Path
 from moto.core.utils import utcnow
 from moto.sts.models import sts_backends
 
+from snowpark_local.aws.ecr import find_ecr_image, may_pull
+from snowpark_local.aws.iam import role_allows
+from snowpark_local.aws.sagemaker.training import TRAINING_LOG_GROUP, training_job
+from snowpark_local.aws.store import list_s3_keys, put_log_lines, read_s3_object, write_s3_object
+
 from . import docker
-from .aws import (
-    TRAINING_LOG_GROUP,
-    find_ecr_image,
-    list_s3_keys,
-    may_pull,
-    put_log_lines,
-    read_s3_object,
-    training_job,
-    write_s3_object,
-)
 from .builds import BuiltImage
-from .iam import role_allows
 
 FAILURE_REASON_LIMIT = 1024  # SageMaker truncates FailureReason to 1024 characters
 DEFAULT_MAX_RUNTIME_SECONDS = 86400  # StoppingCondition.MaxRuntimeInSeconds: "1 day" by default

@@ -8,7 +8,8 @@ for Fn::GetAtt; and makes a stack's deletion fail, as on AWS, when its bucket st
 or a space still runs an app.
 
 moto finds resource types through CloudFormationModel.__subclasses__(), so the classes below only
-need to be imported before the first stack is created (local/patches.py imports this module).
+need to be imported before the first stack is created (snowpark_local/patches.py imports this
+module).
 The changes to moto's own classes are listed in PATCHES, at the end, for that registry.
 """
 
@@ -31,38 +32,25 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
 
 from sagemaker_snowpark.errors import TutorialError
-
-from .patch import Patch, upstream
-
-
-def studio_state(backend) -> dict[str, dict]:
-    """The stack's Studio records on moto's SageMaker backend (reset with it)."""
-    studio = backend.__dict__.setdefault(
-        "_tutorial_studio", {"images": {}, "app_image_configs": {}, "apps": {}}
-    )
-    for kind in ("user_profiles", "spaces", "lifecycle_configs"):
-        studio.setdefault(kind, {})
-    return studio
+from snowpark_local.aws.sagemaker.requests import SAGEMAKER_MODEL, check_limits
+from snowpark_local.aws.sagemaker.studio_state import (
+    add_user_profile,
+    check_lifecycle_configs,
+    existing_domain,
+    studio_of,
+)
+from snowpark_local.patch import Patch, upstream
 
 
 def _request(operation: str, properties: dict[str, Any]) -> dict[str, Any]:
     """The API request CloudFormation makes from these properties, validated as AWS does."""
-    from .aws import _SAGEMAKER_MODEL, _check_limits
-
-    shape = _SAGEMAKER_MODEL.operation_model(operation).input_shape
+    shape = SAGEMAKER_MODEL.operation_model(operation).input_shape
     request = {k: v for k, v in properties.items() if k in shape.members}
     report = ParamValidator().validate(request, shape)
     if report.has_errors():
         raise ValidationError(" ".join(report.generate_report().split()))
-    _check_limits(request, shape, operation)
+    check_limits(request, shape, operation)
     return request
-
-
-def _domain(account_id: str, region_name: str, domain_id: str):
-    domain = sagemaker_backends[account_id][region_name].domains.get(domain_id)
-    if domain is None:
-        raise ValidationError(f"Domain {domain_id} does not exist.")
-    return domain
 
 
 class StudioLifecycleConfig(CloudFormationModel):
@@ -102,7 +90,7 @@ class StudioLifecycleConfig(CloudFormationModel):
             base64.b64decode(request["StudioLifecycleConfigContent"], validate=True)
         except ValueError:
             raise ValidationError("StudioLifecycleConfigContent must be base64-encoded.") from None
-        configs = studio_state(sagemaker_backends[account_id][region_name])["lifecycle_configs"]
+        configs = studio_of(account_id, region_name).lifecycle_configs
         if request["StudioLifecycleConfigName"] in configs:
             raise ResourceInUseException(
                 f"Studio lifecycle config {request['StudioLifecycleConfigName']} already exists."
@@ -115,9 +103,7 @@ class StudioLifecycleConfig(CloudFormationModel):
     def delete_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name, cloudformation_json, account_id, region_name
     ):
-        studio_state(sagemaker_backends[account_id][region_name])["lifecycle_configs"].pop(
-            resource_name, None
-        )
+        studio_of(account_id, region_name).lifecycle_configs.pop(resource_name, None)
 
 
 def _attribute(resource, name: str, values: dict[str, Any]) -> Any:
@@ -126,18 +112,6 @@ def _attribute(resource, name: str, values: dict[str, Any]) -> Any:
     if name not in values:
         raise UnformattedGetAttTemplateException()
     return values[name]
-
-
-def _check_lifecycle_configs(account_id: str, region_name: str, settings: dict) -> None:
-    """Studio refuses a lifecycle configuration that does not exist."""
-    configs = studio_state(sagemaker_backends[account_id][region_name])["lifecycle_configs"]
-    app = settings.get("JupyterLabAppSettings") or {}
-    named = list(app.get("LifecycleConfigArns") or [])
-    if arn := (app.get("DefaultResourceSpec") or {}).get("LifecycleConfigArn"):
-        named.append(arn)
-    for arn in named:
-        if arn.rsplit("/", 1)[-1] not in configs:
-            raise ValidationError(f"Studio lifecycle config {arn} does not exist.")
 
 
 class StudioDomain(CloudFormationModel):
@@ -173,7 +147,7 @@ class StudioDomain(CloudFormationModel):
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         request = _request("CreateDomain", cloudformation_json["Properties"])
-        _check_lifecycle_configs(account_id, region_name, request["DefaultUserSettings"])
+        check_lifecycle_configs(account_id, region_name, request["DefaultUserSettings"])
         backend = sagemaker_backends[account_id][region_name]
         backend.create_domain(
             domain_name=request["DomainName"],
@@ -194,27 +168,14 @@ class StudioDomain(CloudFormationModel):
         return cls(domain)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        studio = studio_state(sagemaker_backends[account_id][region_name])
-        users = [k for k in studio["user_profiles"] if k[0] == self.domain.id]
-        spaces = [k for k in studio["spaces"] if k[0] == self.domain.id]
+        studio = studio_of(account_id, region_name)
+        users = [k for k in studio.user_profiles if k[0] == self.domain.id]
+        spaces = [k for k in studio.spaces if k[0] == self.domain.id]
         if users or spaces:
             raise ResourceInUseException(
                 f"Domain {self.domain.id} still has user profiles or spaces: delete them first."
             )
         sagemaker_backends[account_id][region_name].delete_domain(self.domain.id, None)
-
-
-def add_user_profile(account_id: str, region_name: str, request: dict) -> tuple[tuple, str]:
-    """Record a user profile of a CreateUserProfile request; returns its key and ARN."""
-    _domain(account_id, region_name, request["DomainId"])
-    _check_lifecycle_configs(account_id, region_name, request.get("UserSettings") or {})
-    profiles = studio_state(sagemaker_backends[account_id][region_name])["user_profiles"]
-    key = (request["DomainId"], request["UserProfileName"])
-    if key in profiles:
-        raise ResourceInUseException(f"User profile {key[1]} already exists in {key[0]}.")
-    arn = arn_formatter("user-profile", "/".join(key), account_id, region_name)
-    profiles[key] = {**request, "UserProfileArn": arn, "Status": "InService"}
-    return key, arn
 
 
 class StudioUserProfile(CloudFormationModel):
@@ -250,10 +211,10 @@ class StudioUserProfile(CloudFormationModel):
         return cls(*add_user_profile(account_id, region_name, request))
 
     def delete(self, account_id: str, region_name: str) -> None:
-        studio = studio_state(sagemaker_backends[account_id][region_name])
+        studio = studio_of(account_id, region_name)
         owned = [
             name
-            for (domain, name), space in studio["spaces"].items()
+            for (domain, name), space in studio.spaces.items()
             if domain == self.key[0]
             and (space.get("OwnershipSettings") or {}).get("OwnerUserProfileName") == self.key[1]
         ]
@@ -261,7 +222,7 @@ class StudioUserProfile(CloudFormationModel):
             raise ResourceInUseException(
                 f"User profile {self.key[1]} owns spaces {owned}: delete them first."
             )
-        studio["user_profiles"].pop(self.key, None)
+        studio.user_profiles.pop(self.key, None)
 
 
 class StudioSpace(CloudFormationModel):
@@ -295,31 +256,31 @@ class StudioSpace(CloudFormationModel):
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         request = _request("CreateSpace", cloudformation_json["Properties"])
-        _domain(account_id, region_name, request["DomainId"])
-        _check_lifecycle_configs(account_id, region_name, request.get("SpaceSettings") or {})
-        studio = studio_state(sagemaker_backends[account_id][region_name])
+        existing_domain(account_id, region_name, request["DomainId"])
+        check_lifecycle_configs(account_id, region_name, request.get("SpaceSettings") or {})
+        studio = studio_of(account_id, region_name)
         owner = (request.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
-        if owner and (request["DomainId"], owner) not in studio["user_profiles"]:
+        if owner and (request["DomainId"], owner) not in studio.user_profiles:
             raise ValidationError(f"User profile {owner} does not exist in {request['DomainId']}.")
         key = (request["DomainId"], request["SpaceName"])
-        if key in studio["spaces"]:
+        if key in studio.spaces:
             raise ResourceInUseException(f"Space {key[1]} already exists in {key[0]}.")
         arn = arn_formatter("space", "/".join(key), account_id, region_name)
-        studio["spaces"][key] = {**request, "SpaceArn": arn, "Status": "InService"}
+        studio.spaces[key] = {**request, "SpaceArn": arn, "Status": "InService"}
         return cls(key, arn)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        studio = studio_state(sagemaker_backends[account_id][region_name])
+        studio = studio_of(account_id, region_name)
         running = [
             app["AppName"]
-            for app in studio["apps"].values()
+            for app in studio.apps.values()
             if (app["DomainId"], app.get("SpaceName")) == self.key and app["Status"] != "Deleted"
         ]
         if running:
             raise ResourceInUseException(
                 f"Space {self.key[1]} runs apps {running}: delete them first."
             )
-        studio["spaces"].pop(self.key, None)
+        studio.spaces.pop(self.key, None)
 
 
 def deploy(cloudformation, stack_name: str, parameters: dict[str, str]) -> list[dict]:
@@ -413,7 +374,7 @@ parsing.get_model_list.cache_clear()
 parsing.get_model_map.cache_clear()
 parsing.get_name_type_map.cache_clear()
 
-# --- What this module changes in moto, for the registry (local/patches.py)
+# --- What this module changes in moto, for the registry (snowpark_local/patches.py)
 
 PATCHES: list[Patch] = [
     Patch(

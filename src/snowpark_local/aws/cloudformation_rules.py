@@ -17,7 +17,7 @@ from typing import Any
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
 
-from .patch import Patch, upstream
+from snowpark_local.patch import Patch, upstream
 
 RULE_FUNCTIONS = (
     "Fn::And",

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 
+from snowpark_local.aws.ecr import put_ecr_image
+from snowpark_local.aws.iam import role_allows
+from snowpark_local.aws.store import put_log_lines, read_s3_object
+
 from . import docker
-from .aws import put_ecr_image, put_log_lines, read_s3_object
-from .iam import role_allows
 
 
 @dataclass(frozen=True)

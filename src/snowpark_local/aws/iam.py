@@ -54,19 +54,16 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 
 from sagemaker_snowpark.errors import TutorialError
-
-from .patch import Patch, upstream
+from snowpark_local.accounts import ACCOUNT_ID, DOMAIN_NAME, REGION, USER_PROFILE
+from snowpark_local.patch import Patch, upstream
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
-LEARNER_USER = "tutorial-learner"
 
 
 def policy_document(name: str, domain_id: str | None = None) -> str:
     """A file of policies/ as the stack uses it: its placeholders filled with the stack's account
     and the domain the learner works in (the seeded team domain unless `domain_id` is given)."""
     from sagemaker_snowpark.infrastructure import fill
-
-    from .stack import ACCOUNT_ID, DOMAIN_NAME, REGION, USER_PROFILE
 
     path = POLICIES / name
     try:

@@ -1,0 +1,29 @@
+"""Snowflake for the local stack: the fakesnow server, file-backed, and what the tutorial needs.
+
+fakesnow 0.12.1 speaks Snowflake's HTTP protocol, so the real connector and Snowpark reach it with
+`host`, `port` and `protocol` set. The stack runs it in a thread of its process (server.py) with one
+DuckDB file per database in the state folder (tables written by one process are read by another
+and survive a restart), and answers what fakesnow rejects or gets wrong:
+
+- sessions.py: sign-in as Snowflake does it (CURRENT_USER(), CURRENT_ROLE(), CURRENT_ACCOUNT()
+  answer the session's sign-in; a database or schema named at sign-in becomes current only when it
+  exists, and the names are never pasted into SQL; no role named: the README's SAGEMAKER_TUTORIAL);
+- statements.py: warehouses (a no-op; CURRENT_WAREHOUSE() answers the name), DROP DATABASE, DROP
+  STAGE, ALTER SESSION SET QUERY_TAG, CREATE [OR REPLACE] DATABASE with PUBLIC made current, and
+  UDFs and stored procedures (and add_packages) refused with one line;
+- stages.py: GET from an internal stage (the connector downloads each file from this server, as
+  from a GCS stage's presigned URLs) and Snowpark's loading calls (write_pandas in every mode,
+  create_dataframe, save_as_table);
+- sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, SUM/AVG of
+  fixed-point numbers exact, aggregates named as Snowflake names them, RESULT_SCAN inside a query,
+  quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a qualified
+  quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
+- errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
+  unexpected one with HTTP 500, which the connector retries for minutes);
+- results.py: large results come back as Snowflake sends them, a first part inline and the rest as
+  chunks the connector downloads while the client reads.
+
+It relies on fakesnow internals, which is why fakesnow is pinned: server.PATCHES lists what it
+changes in fakesnow for the registry (snowpark_local/patches.py), which installs it;
+tests/test_local_snowflake.py and tests/test_snowflake_conformance.py cover each of these.
+"""

@@ -1,0 +1,150 @@
+"""SQL fixed inside fakesnow's transform: Snowflake's session functions, qualified quoted names in
+IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, qualified temporary tables."""
+
+from __future__ import annotations
+
+from fakesnow.cursor import FakeSnowflakeCursor
+from sqlglot import exp, parse_one
+
+from snowpark_local.patch import upstream
+
+from .names import (
+    as_column,
+    check_identifier_case,
+    exact_aggregates,
+    result_scans,
+    upper_case_aggregate_names,
+)
+from .sessions import signed_in
+
+
+def _stage_literal_in_copy(node):
+    # COPY INTO t FROM (SELECT ... FROM '@stage'): Snowflake takes the quoted form too.
+    if (
+        isinstance(node, exp.Table)
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.this.this.startswith("@")
+        and node.find_ancestor(exp.Copy)
+    ):
+        return exp.Table(this=exp.Var(this=node.this.this))
+    return node
+
+
+def _positions_over_values(node):
+    """SELECT $1, $2 FROM VALUES (...): Snowflake's positional columns, DuckDB's parameters.
+
+    Snowpark's create_dataframe from lists sends this; the VALUES columns are named COLUMN1..n
+    (Snowflake's names for them) and $n becomes COLUMNn.
+    """
+    from_ = node.args.get("from_") if isinstance(node, exp.Select) else None
+    values = from_.this if isinstance(from_, exp.From) else None
+    if not isinstance(values, exp.Values) or values.alias or not values.expressions:
+        return node
+    width = len(values.expressions[0].expressions)
+    names = [exp.to_identifier(f"COLUMN{i}", quoted=True) for i in range(1, width + 1)]
+    values.set("alias", exp.TableAlias(this=exp.to_identifier("_VALUES"), columns=names))
+
+    def column(p):
+        if (
+            isinstance(p, exp.Parameter)
+            and isinstance(p.this, exp.Literal)
+            and not p.this.is_string
+        ):
+            position = int(p.this.this)
+            if 1 <= position <= width:
+                return exp.column(f"COLUMN{position}", quoted=True)
+        return p
+
+    for expression in node.expressions:
+        expression.transform(column, copy=False)
+    for key in ("where", "group", "having", "order"):
+        if node.args.get(key):
+            node.args[key].transform(column, copy=False)
+    return node
+
+
+def _temp_tables(conn) -> dict[str, tuple[str, str]]:
+    # Temporary tables created with a qualified name: DuckDB keeps them in its own `temp`
+    # catalog, so the name is looked up there wherever the statement qualifies it so.
+    return conn.__dict__.setdefault("tutorial_temp_tables", {})
+
+
+def _qualified_temp_tables(expression, conn):
+    """CREATE TEMP TABLE DB.SCHEMA.T (what write_pandas sends for Snowpark) and its uses."""
+    known = _temp_tables(conn)
+    create = expression if isinstance(expression, exp.Create) else None
+    if create and create.kind == "TABLE" and create.find(exp.TemporaryProperty):
+        table = create.find(exp.Table)
+        if table is not None and (table.args.get("catalog") or table.args.get("db")):
+            where = (table.catalog or conn.database, table.db or conn.schema)
+            known[table.name] = where
+            table.set("catalog", None)
+            table.set("db", None)
+            return expression
+    if not known:
+        return expression
+    live = {
+        name
+        for (name,) in conn._duck_conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        ).fetchall()
+    }
+    for name in [n for n in known if n not in live]:
+        del known[name]
+    for table in expression.find_all(exp.Table):
+        where = (table.catalog or conn.database, table.db or conn.schema)
+        if (table.args.get("catalog") or table.args.get("db")) and known.get(table.name) == where:
+            table.set("catalog", None)
+            table.set("db", None)
+    return expression
+
+
+def transform(self: FakeSnowflakeCursor, expression, params):
+    conn = self._conn
+    identity = signed_in(conn)
+
+    def session_functions(node):
+        values = {
+            exp.CurrentUser: ("CURRENT_USER()", identity["user"]),
+            exp.CurrentRole: ("CURRENT_ROLE()", identity["role"]),
+            exp.CurrentAccount: ("CURRENT_ACCOUNT()", identity["account"]),
+            exp.CurrentWarehouse: ("CURRENT_WAREHOUSE()", identity["warehouse"]),
+            exp.CurrentDatabase: (
+                "CURRENT_DATABASE()",
+                conn.database if conn.database_set else None,
+            ),
+            exp.CurrentSchema: ("CURRENT_SCHEMA()", conn._schema if conn.schema_set else None),
+        }
+        for kind, (name, value) in values.items():
+            if isinstance(node, kind):
+                literal = exp.Null() if value is None else exp.Literal.string(value)
+                return as_column(node, literal, name)
+        return node
+
+    def signed_hash(node):
+        # DuckDB's hash() is unsigned; Snowflake's HASH is a signed 64-bit number.
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "HASH":
+            args = ", ".join(a.sql("duckdb") for a in node.expressions)
+            unsigned = f"CAST(hash({args}) AS HUGEINT)"
+            signed = parse_one(
+                f"CAST({unsigned} - (({unsigned} >> 63) * 18446744073709551616) AS BIGINT)",
+                read="duckdb",
+            )
+            name = f"HASH({', '.join(a.sql('snowflake') for a in node.expressions)})"
+            return as_column(node, signed, name)
+        return node
+
+    expression = result_scans(self, expression)
+    check_identifier_case(self, expression)
+    expression = expression.transform(session_functions, copy=False)
+    expression = expression.transform(_stage_literal_in_copy, copy=False)
+    expression = expression.transform(_positions_over_values, copy=False)
+    expression = expression.transform(upper_case_aggregate_names, copy=False)
+    for node in expression.find_all(exp.Sum, exp.Avg):
+        if not isinstance(node.this, (exp.Cast, exp.TryCast)):
+            node.meta["tutorial_uncast"] = True  # fakesnow casts it to DOUBLE; maybe undone
+    transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
+    transformed = _qualified_temp_tables(transformed, conn)
+    transformed = transformed.transform(signed_hash, copy=False)
+    return exact_aggregates(self, transformed)

@@ -10,9 +10,9 @@ from typing import Any
 class Workers:
     """Set by the stack when it starts; the patches are installed before, once per process."""
 
-    training: Any = None  # runtime.TrainingRuntime
-    builds: Any = None  # builds.ImageBuilder
-    processing: Any = None  # processing.ProcessingRuntime
+    training: Any = None  # jobs.training.TrainingRuntime
+    builds: Any = None  # jobs.builds.ImageBuilder
+    processing: Any = None  # jobs.processing.ProcessingRuntime
 
 
 WORKERS = Workers()

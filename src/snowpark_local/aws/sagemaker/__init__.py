@@ -1,0 +1,1 @@
+"""SageMaker on the local stack: Studio, training jobs and processing jobs (see ../__init__.py)."""

@@ -220,6 +220,7 @@ def test_the_template_made_what_the_notebooks_use(template_stack, administrator)
     administrator.client("s3").head_bucket(Bucket=env["SAGEMAKER_BUCKET"])
 
 
+@pytest.mark.series
 def test_the_series_runs_on_what_the_template_made(template_stack, environment_of):
     """The whole series, the clean-up last, as the learner with the template's policy, on its
     roles, bucket and domain."""

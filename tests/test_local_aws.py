@@ -500,6 +500,9 @@ def _zip(files: dict[str, str]) -> bytes:
             "the repository with name 'no-such-repository' does not exist",
         ),
     ],
+    # Named, not by their bytes: a zip holds the time it was made, and parallel workers must
+    # collect the same test ids.
+    ids=["not-a-zip", "no-dockerfile", "no-repository"],
 )
 def test_codebuild_fails_with_the_reason(bucket, role_arn, unique, source, repository, reason):
     codebuild = boto3.client("codebuild")

@@ -1,5 +1,12 @@
-"""The whole series on a stack of its own: what 01-05 create exists, 06 removes it, and running
-the series a second time works and ends in the same state."""
+"""The series as a learner meets it, on the session's stack: what 00-05 create exists and every
+job is bounded, notebooks 02 and 03 run again change nothing, 06 removes it all, every policy
+statement was needed, and the series runs again after the clean-up and ends in the same state.
+
+The first run is nbval's run of notebooks/ when this session collected them: the tests marked
+`after_notebook` run right after that notebook (the root conftest.py orders them), so they see the
+state it left. A session that did not collect the notebooks (`pytest tests/test_series.py`) runs
+them here instead. Either way, the series runs once and its second run once per suite.
+"""
 
 from __future__ import annotations
 
@@ -20,42 +27,63 @@ from snowpark_local.aws.iam import decide, policy_document
 from snowpark_local.series import execute, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-
+pytestmark = pytest.mark.series
 
 PASSPHRASE = "series passphrase 4242"
+LAST_CREATING = "05_score_machines.ipynb"
+CLEAN_UP = "06_clean_up.ipynb"
 
 
-@pytest.fixture(scope="module")
-def series(tmp_path_factory, environment_of):
-    """Run the series and yield a function that runs a range of it again."""
+# Session-scoped: the notebooks between this module's tests would end a module-scoped fixture.
+@pytest.fixture(scope="session")
+def series(request, state_dir, tmp_path_factory, environment_of):
+    """`run(first, last, round_)` runs notebooks first..last (by number) on the session's stack as
+    the learner; `check(function)` calls function as the stack's administrator; `ensure(name)` runs
+    the notebooks up to `name` unless this session's nbval ran them already."""
     base = tmp_path_factory.mktemp("series")
-    state = base / "state"
-    stack.up(state)
     paths = notebooks(ROOT / "notebooks")
+    collected = {item.path.name for item in request.session.items if item.path.suffix == ".ipynb"}
     passphrase_file = base / "passphrase.txt"
     passphrase_file.write_text(PASSPHRASE)  # notebook 02 encrypts its generated key with it
+    ran: set[str] = set(collected)
 
-    def run(first: str, last: str, round_: str) -> None:
-        with environment_of(state, base / f"artifacts-{round_}"):
-            os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase_file)
+    def run(first: str, last: str, round_: str, passphrase: bool = False) -> None:
+        artifacts = Path(os.environ["TUTORIAL_ARTIFACTS"]) if round_ == "first" else None
+        with environment_of(state_dir, artifacts or base / f"artifacts-{round_}"):
+            if passphrase:
+                os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase_file)
             for path in paths:
                 if first <= path.name[:2] <= last:
                     execute(path, base / round_ / path.name)
 
+    def ensure(name: str) -> None:
+        """The first run up to notebook `name`, unless it (and so all before it) ran."""
+        if name not in ran:
+            start = min((p.name[:2] for p in paths if p.name not in ran), default="99")
+            run(start, name[:2], "first")
+            ran.update(p.name for p in paths if p.name[:2] <= name[:2])
+
     def check(function):
-        with environment_of(state, base, administrator=True):
+        with environment_of(state_dir, base, administrator=True):
             return function()
 
-    try:
-        yield run, check, base, state
-    finally:
-        stack.down(state)
+    return run, check, ensure, base
+
+
+@pytest.fixture(scope="session")
+def secrets_seen() -> list[str]:
+    """Pieces of every secret value the series stored, gathered while the secret exists."""
+    return []
 
 
 def names() -> cleanup.SeriesResources:
     return cleanup.SeriesResources(
         bucket=os.environ["SAGEMAKER_BUCKET"], domain_id=os.environ["SAGEMAKER_DOMAIN_ID"]
     )
+
+
+def inventory() -> dict:
+    return cleanup.inventory(names())
 
 
 def created_resources() -> dict:
@@ -76,19 +104,20 @@ def created_resources() -> dict:
 
 
 def secret_fragments() -> list[str]:
-    """Pieces of every secret value the series used: the key (encrypted and not), the passphrase."""
+    """Pieces of the stored secret value: the key (encrypted and not) and any passphrase."""
     stored = json.loads(
         boto3.client("secretsmanager").get_secret_value(SecretId="sagemaker-snowpark/snowflake")[
             "SecretString"
         ]
     )
-    assert stored["passphrase"] == PASSPHRASE and "ENCRYPTED" in stored["privateKey"]
-    key = keypair.load_private_key(stored["privateKey"], PASSPHRASE)
+    passphrase = stored.get("passphrase")
+    assert ("ENCRYPTED" in stored["privateKey"]) == bool(passphrase)
+    key = keypair.load_private_key(stored["privateKey"], passphrase)
     plain = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     der = base64.b64encode(keypair.private_key_der(key)).decode()
-    fragments = [PASSPHRASE]
+    fragments = [passphrase] if passphrase else []
     for pem in (stored["privateKey"], plain):
         body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
         fragments += [body[i : i + 32] for i in range(0, len(body) - 32, len(body) // 5)]
@@ -96,12 +125,10 @@ def secret_fragments() -> list[str]:
     return fragments
 
 
-def everything_written(base: Path, state: Path) -> dict[str, str]:
+def everything_written(folders: list[Path], state: Path) -> dict[str, str]:
     """The text of every place the series wrote to: notebooks, artifacts, logs, archives, files."""
     places: dict[str, str] = {}
-    for path in list(base.rglob("*.ipynb")) + [
-        p for p in base.glob("artifacts-*/**/*") if p.is_file()
-    ]:
+    for path in [p for folder in folders for p in folder.rglob("*") if p.is_file()]:
         places[str(path)] = path.read_bytes().decode("latin-1")
     for path in [p for p in (state / "jobs").rglob("*") if p.is_file()] + [state / "stack.log"]:
         places[str(path)] = path.read_bytes().decode("latin-1")
@@ -208,58 +235,75 @@ def unneeded_statements(authorizations: Path) -> dict[str, list[str]]:
     return unneeded
 
 
-def test_the_series_creates_then_removes_everything_and_runs_again(series):
-    run, check, base, state = series
-    inventory = lambda: check(lambda: cleanup.inventory(names()))  # noqa: E731
-    assert not any(inventory().values())
+FIRST_RUN = {
+    "custom images": ["team-data-science", "snowpark-kernel"],
+    "image version": (1, "CREATED"),
+    "app image config": ["ContainerConfig"],
+    "secret deleted": False,
+    "completed jobs": 2,  # the job on one instance, then on two
+}
 
-    run("00", "05", "first")
-    created = check(created_resources)
-    assert created == {
-        "custom images": ["team-data-science", "snowpark-kernel"],
-        "image version": (1, "CREATED"),
-        "app image config": ["ContainerConfig"],
-        "secret deleted": False,
-        "completed jobs": 2,  # the job on one instance, then on two
-    }
-    assert all(inventory().values())  # every kind the clean-up handles was created
-    assert (base / "artifacts-first" / "metrics.json").is_file()
+
+@pytest.mark.after_notebook(LAST_CREATING)
+def test_the_first_run_makes_everything_and_bounds_every_job(series, secrets_seen):
+    run, check, ensure, base = series
+    ensure(LAST_CREATING)
+    assert check(created_resources) == FIRST_RUN
+    assert all(check(inventory).values())  # every kind the clean-up handles was created
+    assert (Path(os.environ["TUTORIAL_ARTIFACTS"]) / "metrics.json").is_file()
     # An hour for every job: ModelTrainer's default, and notebook 05's MAX_RUNTIME_SECONDS.
     limits = check(time_limits)
     assert len(limits) == 3 and set(limits.values()) == {3600}, limits
-    secret_material = check(secret_fragments)
-    places = check(lambda: everything_written(base, state))
-    assert len(places) > 20  # notebooks, artifacts, log streams, model archives, job files
-    for place, text in places.items():
-        for fragment in secret_material:
-            assert fragment not in text, f"secret material in {place}"
+    secrets_seen += check(secret_fragments)
 
-    # Notebooks 02 and 03 run again change nothing: the same key, the same tables.
+
+@pytest.mark.after_notebook(LAST_CREATING)
+def test_notebooks_02_and_03_run_again_change_nothing(series):
+    run, check, ensure, base = series
+    ensure(LAST_CREATING)
     versions = check(secret_versions)
     run("02", "03", "again")
-    assert check(secret_versions) == versions
+    assert check(secret_versions) == versions  # the same key; the tables are replaced in place
+    assert check(created_resources) == FIRST_RUN
 
-    run("06", "06", "first")
-    assert not any(inventory().values())
+
+@pytest.mark.after_notebook(CLEAN_UP)
+def test_the_clean_up_removes_everything_and_every_statement_was_needed(series, state_dir):
+    run, check, ensure, base = series
+    ensure(CLEAN_UP)
+    assert not any(check(inventory).values())
     team = {
         "ImageName": "team-data-science",
         "ImageVersionNumber": 1,
         "AppImageConfigName": "team-data-science",
     }
     assert check(domain_images) == [team]  # the domain keeps the image it had before
-
     # Every statement of the three policies is needed: without it, a request the series made
     # (the notebooks as the learner, the jobs and builds as their roles) would have been denied.
-    unused = unneeded_statements(stack.StackFiles(state).authorizations)
+    unused = unneeded_statements(stack.StackFiles(state_dir).authorizations)
     assert unused == {
         "learner.json": NEW_ACCOUNT_STATEMENTS,
         "studio-space.json": PORTAL_STATEMENTS,
     }
 
-    # The whole series again (as `make tutorial` twice): nothing left over is in the way.
-    run("00", "05", "second")
-    assert check(created_resources) == {**created, "completed jobs": 4}
+
+@pytest.mark.after_notebook(CLEAN_UP)
+def test_the_series_runs_again_after_the_clean_up_and_keeps_every_secret(
+    series, state_dir, secrets_seen
+):
+    """As `make tutorial` twice on one account: nothing the clean-up leaves is in the way. This
+    run encrypts the key with a passphrase; no secret value of either run is written anywhere."""
+    run, check, ensure, base = series
+    ensure(CLEAN_UP)
+    run("00", "05", "second", passphrase=True)
+    assert check(created_resources) == {**FIRST_RUN, "completed jobs": 4}
+    secrets_seen += check(secret_fragments)
+    folders = [base, Path(os.environ["TUTORIAL_ARTIFACTS"])]
+    places = check(lambda: everything_written(folders, state_dir))
+    assert len(places) > 20  # notebooks, artifacts, log streams, model archives, job files
+    assert len(secrets_seen) > 20
+    for place, text in places.items():
+        for fragment in secrets_seen:
+            assert fragment not in text, f"secret material in {place}"
     run("06", "06", "second")
-    run("06", "06", "third")  # the clean-up once more, with nothing left to do
-    assert not any(inventory().values())
-    assert check(domain_images) == [team]
+    assert not any(check(inventory).values())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,43 @@ def test_no_source_file_is_overgrown():
         for path in _modules().values()
     }
     assert not {p: n for p, n in lengths.items() if n > LONGEST_FILE}, sorted(lengths.items())
+
+
+def test_pytest_xdist_keeps_a_group_on_one_worker(tmp_path):
+    """make test relies on --dist loadgroup honouring groups added during collection, as the root
+    conftest.py adds them; some pytest and pytest-xdist versions silently stop (see pyproject)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.xdist_group('together'))\n"
+    )
+    for module in ("test_a.py", "test_b.py"):
+        (tmp_path / module).write_text(
+            "import time\n\n"
+            "def test_one():\n    time.sleep(0.2)\n\n"
+            "def test_two():\n    time.sleep(0.2)\n"
+        )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    workers = {line.split("]", 1)[0] for line in result.stdout.splitlines() if " PASSED " in line}
+    assert len(workers) == 1 and result.stdout.count(" PASSED ") == 4, result.stdout

@@ -12,13 +12,18 @@ TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$
 # start as root (containers, CI images, many cloud desktops) unless told --allow-root.
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+# make test runs the suite's groups on this many pytest-xdist workers (docs/testing.md); 0 runs
+# it in one process.
+TEST_WORKERS ?= 3
+TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
-.PHONY: help install tutorial test test-fast lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
+.PHONY: help install tutorial test test-fast test-stack test-series test-docker lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
 	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
 	@echo "make test-fast  the tests that need no local stack (the edit-test loop, under a minute)"
+	@echo "make test-stack | test-series | test-docker   one tier of make test (docs/testing.md)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"
 	@echo "make real-account  run every notebook on your AWS and Snowflake accounts (costs money)"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
@@ -47,12 +52,26 @@ real-account: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m snowpark_local.series save
 
+# Every test, every tier, on parallel workers.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_PARALLEL)
 
-# The tests marked unit (no local stack, Docker or network): docs/testing.md.
+# The tiers of make test (docs/testing.md): together they select every test once.
+# unit: no local stack, Docker or network.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "unit and not stack" tests
+	$(BIN)/python -m pytest -p no:xdist -m "unit and not stack" tests
+
+# stack: the package and the stack's services against a local stack, no notebook series.
+test-stack: $(STAMP)
+	$(BIN)/python -m pytest $(TEST_PARALLEL) -m "(not unit or stack) and not series and not docker" tests
+
+# series: the notebooks under nbval and each other configuration of the series, Docker aside.
+test-series: $(STAMP)
+	$(BIN)/python -m pytest $(TEST_PARALLEL) -m "series and not docker"
+
+# docker: the real images, on a Docker engine (a private one when none answers).
+test-docker: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist -m docker tests
 
 lab: $(STAMP)
 	$(BIN)/snowpark-local up

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
+import runpy
+import shutil
+import tomllib
 from pathlib import Path
 
 import botocore.session
@@ -59,12 +63,33 @@ def test_training_image_is_pinned_and_holds_only_the_training_and_scoring_progra
 
 
 def test_training_extra_leaves_out_notebook_and_test_tools():
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     image_packages = " ".join(project["dependencies"] + project["optional-dependencies"]["train"])
     for tool in ("sagemaker>", "jupyter", "pytest", "nbval", "moto", "fakesnow", "matplotlib"):
         assert tool not in image_packages
+
+
+def test_the_snowpark_local_command_comes_with_the_stack_s_source_only(tmp_path, monkeypatch):
+    # setup.py declares the console script where src/snowpark_local is (the repository), not
+    # where the package's source is alone (an image's build); pyproject.toml lets it.
+    import setuptools
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "scripts" in project["dynamic"] and "scripts" not in project
+    declared = []
+    monkeypatch.setattr(setuptools, "setup", lambda **attributes: declared.append(attributes))
+    shutil.copy(ROOT / "setup.py", tmp_path)
+    (tmp_path / "src" / "sagemaker_snowpark").mkdir(parents=True)
+    runpy.run_path(str(tmp_path / "setup.py"))  # an image's build: the package alone
+    (tmp_path / "src" / "snowpark_local").mkdir()
+    runpy.run_path(str(tmp_path / "setup.py"))  # the repository: the package and the stack
+    image, repository = (a.get("entry_points", {}).get("console_scripts", []) for a in declared)
+    assert image == []
+    assert repository == ["snowpark-local = snowpark_local.cli:main"]
+    # And the repository's own install (make install) has the command the Makefile runs.
+    installed = importlib.metadata.distribution("sagemaker-snowpark").entry_points
+    scripts = installed.select(group="console_scripts")
+    assert [(e.name, e.value) for e in scripts] == [("snowpark-local", "snowpark_local.cli:main")]
 
 
 def test_kernel_image_starts_jupyterlab_with_the_distribution_entrypoint():

@@ -31,6 +31,31 @@ def build_args(dockerfile: str) -> dict[str, str]:
     return dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
 
 
+def copied(dockerfile: str) -> list[str]:
+    """The build-context paths the Dockerfile's COPY instructions take, in order."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)  # continuation lines joined
+    sources = []
+    for line in re.findall(r"^COPY (.+)$", joined, re.M):
+        words = [word for word in line.split() if not word.startswith("--")]
+        sources += words[:-1]  # the last word is the destination
+    return sources
+
+
+@pytest.mark.parametrize("folder", [KERNEL, TRAINING], ids=lambda f: f.name)
+def test_images_copy_the_package_s_source_and_nothing_of_the_local_stack(folder):
+    sources = copied((folder / "Dockerfile").read_text())
+    # The project's build files, then the package's own folder; not src/ (src/snowpark_local).
+    assert sources[:5] == [
+        "pyproject.toml",
+        "setup.py",
+        "README.md",
+        "constraints.txt",
+        "src/sagemaker_snowpark",
+    ]
+    assert not [s for s in sources if s in (".", "src", "src/") or "snowpark_local" in s]
+    assert all((ROOT / source).exists() for source in sources)
+
+
 def test_kernel_image_is_pinned_and_runs_as_the_studio_user():
     dockerfile = (KERNEL / "Dockerfile").read_text()
     args = build_args(dockerfile)
@@ -45,6 +70,11 @@ def test_kernel_image_is_pinned_and_runs_as_the_studio_user():
     users = re.findall(r"^USER (.+)$", dockerfile, re.M)
     assert users and users[-1] == "${NB_UID}:${NB_GID}"  # it ends as the Studio user
     assert "--constraint /tmp/sagemaker-snowpark/constraints.txt" in dockerfile
+    assert '"/tmp/sagemaker-snowpark[notebooks,train]"' in dockerfile  # no local extra
+    # pip builds in the copied source tree as the Studio user, who must own every folder of it:
+    # a folder COPY creates on the way to its destination is root's, even with --chown.
+    made = dockerfile.index("RUN mkdir -p /tmp/sagemaker-snowpark/src\n")
+    assert dockerfile.index("\nUSER ${NB_UID}:${NB_GID}\n") < made < dockerfile.index("\nCOPY ")
     instructions = [line for line in dockerfile.splitlines() if not line.startswith("#")]
     assert not [line for line in instructions if "/opt/ml" in line]  # SageMaker's, not ours
 

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+import io
 import json
 import re
 import runpy
 import shutil
 import tomllib
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import botocore.session
+import nbformat
 import pytest
 from botocore.validate import ParamValidator
+from IPython.core.inputtransformer2 import TransformerManager
+
+from sagemaker_snowpark.images import source_bundle
 
 pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = ROOT / "snowflake-env-kernel-image"
 TRAINING = ROOT / "training_container"
+# build_and_push's first parameters, which a call may pass by position.
+BUILD_PARAMETERS = ("project_root", "paths", "dockerfile")
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 
 
@@ -54,6 +63,53 @@ def test_images_copy_the_package_s_source_and_nothing_of_the_local_stack(folder)
     ]
     assert not [s for s in sources if s in (".", "src", "src/") or "snowpark_local" in s]
     assert all((ROOT / source).exists() for source in sources)
+
+
+def image_builds() -> list[tuple[str, list[str], str]]:
+    """Every build of the two images in the notebooks, tests and benchmarks: each
+    `build_and_push` call's file, the paths it ships to CodeBuild, and its Dockerfile."""
+    dockerfiles = {f"{folder.name}/Dockerfile" for folder in (KERNEL, TRAINING)}
+    builds = []
+    for path in sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("*/*.py")]):
+        if path.suffix == ".ipynb":
+            cells = nbformat.read(path, as_version=4).cells
+            code = [cell.source for cell in cells if cell.cell_type == "code"]
+            sources = [TransformerManager().transform_cell(source) for source in code]
+        else:
+            sources = [path.read_text()]
+        for source in sources:
+            for node in ast.walk(ast.parse(source)):
+                function = getattr(node, "func", None)
+                if getattr(function, "attr", getattr(function, "id", None)) != "build_and_push":
+                    continue
+                arguments = dict(zip(BUILD_PARAMETERS, node.args, strict=False))
+                arguments |= {keyword.arg: keyword.value for keyword in node.keywords}
+                dockerfile = getattr(arguments["dockerfile"], "value", None)
+                if dockerfile in dockerfiles:
+                    paths = ast.literal_eval(arguments["paths"])
+                    builds.append((path.relative_to(ROOT).as_posix(), paths, dockerfile))
+    return builds
+
+
+BUILDS = image_builds()
+
+
+def test_the_notebooks_build_both_images():
+    built = {(where, dockerfile) for where, _, dockerfile in BUILDS}
+    assert ("notebooks/01_build_studio_kernel_image.ipynb", f"{KERNEL.name}/Dockerfile") in built
+    assert ("notebooks/04_train_byoc_sagemaker_job.ipynb", f"{TRAINING.name}/Dockerfile") in built
+
+
+@pytest.mark.parametrize("where, paths, dockerfile", BUILDS, ids=[b[0] for b in BUILDS])
+def test_each_build_ships_what_its_dockerfile_copies_and_no_more(where, paths, dockerfile):
+    bundle = zipfile.ZipFile(io.BytesIO(source_bundle(ROOT, paths, dockerfile)))
+    names = bundle.namelist()
+    sources = copied((ROOT / dockerfile).read_text())
+    for source in sources:  # each file the Dockerfile copies, or a folder with files in it
+        assert source in names or any(name.startswith(source + "/") for name in names), source
+    # Nothing else but the Dockerfile's own folder: not src/, so no src/snowpark_local.
+    assert set(paths) <= {*sources, str(PurePosixPath(dockerfile).parent)}
+    assert not [name for name in names if name.startswith("src/snowpark_local/")]
 
 
 def test_kernel_image_is_pinned_and_runs_as_the_studio_user():

@@ -33,7 +33,7 @@ help:
 	@echo "make picture    redraw images/architecture.png (needs Graphviz)"
 	@echo "make render     render the notebooks and pages to HTML (and PNG) under build/render/"
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -150,6 +150,32 @@ def test_the_image_holds_the_training_program_and_no_notebook_or_test_tools(
     assert which.stdout.strip() == "/usr/local/bin/train"
 
 
+def test_the_image_holds_the_package_and_nothing_of_the_local_stack(
+    engine, tutorial, environment_of
+):
+    base, state = tutorial
+    jobs = training_jobs(state, environment_of, base)
+    image = jobs[0]["AlgorithmSpecification"]["TrainingImage"].split("/", 1)[1]
+    probe = engine.docker(
+        "run",
+        "--rm",
+        image,
+        "sh",
+        "-c",
+        "python -c 'import sagemaker_snowpark.training.program' && echo package imports; "
+        "python -c 'import snowpark_local' 2>&1 | tail -n 1; "
+        "command -v snowpark-local || echo no snowpark-local on PATH; "
+        "python -c 'import importlib.metadata as m; "
+        'print(list(m.distribution("sagemaker-snowpark").entry_points))\'',
+    )
+    assert probe.stdout.splitlines() == [
+        "package imports",
+        "ModuleNotFoundError: No module named 'snowpark_local'",
+        "no snowpark-local on PATH",
+        "[]",  # the installed package declares no console script
+    ]
+
+
 def test_a_broken_dockerfile_fails_the_build_with_docker_s_own_message(
     engine, tutorial, environment_of, tmp_path
 ):

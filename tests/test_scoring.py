@@ -506,7 +506,14 @@ def build_image(bucket: str, role_arn: str, repository: str = "sagemaker-snowpar
 
     return build_and_push(
         ROOT,
-        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
+        [
+            "pyproject.toml",
+            "setup.py",
+            "README.md",
+            "constraints.txt",
+            "src/sagemaker_snowpark",
+            "training_container",
+        ],
         "training_container/Dockerfile",
         repository,
         bucket,

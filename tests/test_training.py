@@ -366,7 +366,14 @@ def training_image(bucket, role_arn):
 
     return build_and_push(
         ROOT,
-        ["pyproject.toml", "README.md", "constraints.txt", "src", "training_container"],
+        [
+            "pyproject.toml",
+            "setup.py",
+            "README.md",
+            "constraints.txt",
+            "src/sagemaker_snowpark",
+            "training_container",
+        ],
         "training_container/Dockerfile",
         "sagemaker-snowpark-training-tests",
         bucket,

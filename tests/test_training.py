@@ -235,6 +235,34 @@ def test_missing_sagemaker_config_is_reported(tmp_path):
     assert "hyperparameters.json is missing" in (tmp_path / "output" / "failure").read_text()
 
 
+def test_a_sigterm_that_ends_the_job_first_decides_its_exit_code(tmp_path, monkeypatch):
+    """The SIGTERM thread writes its reason first; the main thread then fails on what the stop
+    removed (or finishes without a model) and returns its own code: the process still ends with
+    SIGTERM's 143, as SageMaker expects of a stopped job (seen once under load, as exit 2)."""
+    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training.contract import Paths
+
+    paths = Paths(tmp_path)
+    (tmp_path / "output").mkdir()
+
+    def main() -> int:
+        program._ended.clear()
+        program._other_ending.clear()
+        assert program.record_failure(paths, program.STOPPED, "stopped", exit_code=143)
+        assert not program.record_failure(paths, "Unexpected error: FileNotFoundError")
+        return 2
+
+    codes: list[int] = []
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
+    monkeypatch.setattr(program, "stop_on_sigterm", lambda paths: None)
+    monkeypatch.setattr(program, "main", main)
+    monkeypatch.setattr(program, "exit_now", codes.append)
+    with pytest.raises(SystemExit):
+        program.serve()
+    assert codes == [143]
+    assert (tmp_path / "output" / "failure").read_text() == program.STOPPED
+
+
 def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
     process, root = run_program(tmp_path, {"num_round": "5000", "max_depth": "12"}, wait=False)
     for line in process.stdout:

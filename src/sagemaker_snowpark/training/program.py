@@ -90,15 +90,21 @@ def log(message: str) -> None:
 
 _ending = threading.Lock()
 _ended = threading.Event()
+_other_ending: list[int] = []  # the exit code of an ending from another thread, once written
 _scratch: list[Path] = []  # the scratch folder, removed by an ending from another thread
 
 
-def record_failure(paths: Paths, message: str, outcome: str = "failed") -> bool:
-    """Write the job's failure reason and log it; False when another reason came first."""
+def record_failure(
+    paths: Paths, message: str, outcome: str = "failed", exit_code: int | None = None
+) -> bool:
+    """Write the job's failure reason and log it; False when another reason came first.
+    `exit_code` is given by an ending from another thread, which the process's code must be."""
     with _ending:
         if _ended.is_set():
             return False
         _ended.set()
+        if exit_code is not None:
+            _other_ending.append(exit_code)
         shutil.rmtree(paths.model / ".incomplete", ignore_errors=True)
         write_failure(paths, message)
         log(f"{outcome}: {fit(message)}")  # as the failure file has it
@@ -119,7 +125,7 @@ def exit_now(code: int) -> None:
 
 def fail_now(paths: Paths, message: str, code: int, outcome: str = "failed") -> None:
     """From a thread other than the main one: write the reason (if first) and end the process."""
-    if record_failure(paths, message, outcome):
+    if record_failure(paths, message, outcome, exit_code=code):
         exit_now(code)
 
 
@@ -593,6 +599,7 @@ def main() -> int:
     # First: the failure reason's space, while the disk still has it.
     reserve_space(paths.failure)
     _ended.clear()
+    _other_ending.clear()
     _scratch.clear()
     try:
         run(paths)
@@ -633,6 +640,8 @@ def serve() -> None:
     paths = Paths.from_environment()
     stop_on_sigterm(paths)
     code = main()
+    with _ending:  # a SIGTERM that came first ends the process with its code, not main's
+        code = _other_ending[0] if _other_ending else code
     if code:
         exit_now(code)  # threads still waiting on a socket must not keep the process alive
     sys.stdout.flush()

@@ -143,7 +143,7 @@ def template_stack(tmp_path_factory):
 def test_the_stack_refuses_an_unknown_seed(monkeypatch):
     monkeypatch.setenv(seed.SEED_VARIABLE, "templates")
     with pytest.raises(TutorialError) as error:
-        stack.seed()
+        seed.seed()
     assert str(error.value) == (
         "SNOWPARK_LOCAL_SEED='templates' is not a way to seed the local stack: use policies or "
         "template."

@@ -43,7 +43,8 @@ def series(request, state_dir, tmp_path_factory, environment_of):
     base = tmp_path_factory.mktemp("series")
     paths = notebooks(ROOT / "notebooks")
     collected = {item.path.name for item in request.session.items if item.path.suffix == ".ipynb"}
-    passphrase_file = base / "passphrase.txt"
+    # Beside the series' folder, not in it: everything in that folder is checked for secrets.
+    passphrase_file = tmp_path_factory.mktemp("passphrase") / "passphrase.txt"
     passphrase_file.write_text(PASSPHRASE)  # notebook 02 encrypts its generated key with it
     ran: set[str] = set(collected)
 

@@ -21,7 +21,7 @@ TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS)
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
-	@echo "make test       run the whole test suite (notebooks under nbval, unit tests)"
+	@echo "make test       run every test, every tier, on parallel workers (docs/testing.md)"
 	@echo "make test-fast  the tests that need no local stack (the edit-test loop, under a minute)"
 	@echo "make test-stack | test-series | test-docker   one tier of make test (docs/testing.md)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from sagemaker_snowpark import cleanup, keypair
+from sagemaker_snowpark import cleanup, data, keypair
 from snowpark_local import accounts, stack
 from snowpark_local.accounts import LEARNER_USER
 from snowpark_local.aws.iam import decide, policy_document
@@ -48,11 +48,15 @@ def series(request, state_dir, tmp_path_factory, environment_of):
     passphrase_file.write_text(PASSPHRASE)  # notebook 02 encrypts its generated key with it
     ran: set[str] = set(collected)
 
-    def run(first: str, last: str, round_: str, passphrase: bool = False) -> None:
+    def run(
+        first: str, last: str, round_: str, passphrase: bool = False, data: Path | None = None
+    ) -> None:
         artifacts = Path(os.environ["TUTORIAL_ARTIFACTS"]) if round_ == "first" else None
         with environment_of(state_dir, artifacts or base / f"artifacts-{round_}"):
             if passphrase:
                 os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase_file)
+            if data:  # a folder of three CSV files in the workshop's format, as a learner passes
+                os.environ["TUTORIAL_DATA"] = str(data)
             for path in paths:
                 if first <= path.name[:2] <= last:
                     execute(path, base / round_ / path.name)
@@ -293,10 +297,12 @@ def test_the_series_runs_again_after_the_clean_up_and_keeps_every_secret(
     series, state_dir, secrets_seen
 ):
     """As `make tutorial` twice on one account: nothing the clean-up leaves is in the way. This
-    run encrypts the key with a passphrase; no secret value of either run is written anywhere."""
+    run encrypts the key with a passphrase and reads its data from a folder of CSV files in the
+    workshop's format (TUTORIAL_DATA); no secret value of either run is written anywhere."""
     run, check, ensure, base = series
     ensure(CLEAN_UP)
-    run("00", "05", "second", passphrase=True)
+    workshop = data.write_generated(base / "workshop-files", rows=10_000, seed=2023)
+    run("00", "05", "second", passphrase=True, data=workshop)
     assert check(created_resources) == {**FIRST_RUN, "completed jobs": 4}
     secrets_seen += check(secret_fragments)
     folders = [base, Path(os.environ["TUTORIAL_ARTIFACTS"])]

@@ -304,7 +304,9 @@ def test_the_series_runs_again_after_the_clean_up_and_keeps_every_secret(
     workshop = data.write_generated(base / "workshop-files", rows=10_000, seed=2023)
     run("00", "05", "second", passphrase=True, data=workshop)
     assert check(created_resources) == {**FIRST_RUN, "completed jobs": 4}
-    secrets_seen += check(secret_fragments)
+    second = check(secret_fragments)
+    assert PASSPHRASE in second  # this run's key is stored encrypted, with its passphrase
+    secrets_seen += second
     folders = [base, Path(os.environ["TUTORIAL_ARTIFACTS"])]
     places = check(lambda: everything_written(folders, state_dir))
     assert len(places) > 20  # notebooks, artifacts, log streams, model archives, job files

@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
-# Parameters the notebooks read (see README): the data source and, for generated data, its size.
+# Parameters the notebooks read (docs/local-stack.md): the data source (the workshop's files by
+# default) and, for generated data, its size; ROWS alone means generated data of that size.
 DATA ?=
 ROWS ?=
-TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
+TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA),$(if $(ROWS),TUTORIAL_DATA=generated)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
 # JupyterLab options for make lab, e.g. LAB_ARGS="--port 8890 --no-browser". JupyterLab refuses to
 # start as root (containers, CI images, many cloud desktops) unless told --allow-root.
 LAB_ARGS ?=

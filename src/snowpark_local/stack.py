@@ -123,7 +123,8 @@ def _environment(
         "SNOWFLAKE_PROTOCOL": "http",
         # The connector sends workload-identity proofs only to Snowflake's own domains.
         "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES": "127.0.0.1",
-        "TUTORIAL_DATA": "generated",
+        # The workshop's own files, shipped in data/quickstart/: the rows a learner on AWS loads.
+        "TUTORIAL_DATA": "quickstart",
         "SNOWPARK_LOCAL_STATE": str(files.state_dir),
         # The notebooks read no tutorial.env: a learner's real account never mixes in.
         "SAGEMAKER_SNOWPARK_ENV_FILE": "",
@@ -402,7 +403,7 @@ def apply_environment(env: dict[str, str], target: dict | None = None) -> None:
         target.pop(name, None)
     for key, value in env.items():
         # The tutorial's own parameters are defaults: a value set by the learner wins
-        # (e.g. `make tutorial DATA=quickstart` sets TUTORIAL_DATA).
+        # (e.g. `make tutorial ROWS=100000` sets TUTORIAL_DATA and TUTORIAL_ROWS).
         if key.startswith("TUTORIAL_") and target.get(key):
             continue
         target[key] = value

@@ -63,7 +63,7 @@ def secret_for(rows: int) -> str:
         session.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC").collect()
         session.use_schema(f"{database}.PUBLIC")
         try:
-            if session.table(data.TRAINING_TABLE).count() == rows:
+            if session.table(data.JOINED_TABLE).count() == rows:
                 return name
         except Exception:  # the table does not exist yet
             pass

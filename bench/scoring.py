@@ -46,9 +46,10 @@ def readings_for(rows: int) -> str:
                 return secret
         except Exception:  # the table does not exist yet
             pass
-        data.maintenance_readings(session).write.save_as_table(
-            data.READINGS_TABLE, mode="overwrite"
-        )
+        # Every machine of the table, not only the held-back fifth notebook 05 scores: the
+        # benchmark measures scoring `rows` rows.
+        readings = session.table(data.JOINED_TABLE).drop("MACHINE_FAILURE")
+        readings.write.save_as_table(data.READINGS_TABLE, mode="overwrite")
         return secret
     finally:
         session.close()

@@ -1,0 +1,97 @@
+"""What notebook 03 makes on the local Snowflake: the workshop's tables, split by machine, and the
+documented failure rules that notebook 05's work orders quote."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conformance.harness import connection_options
+from snowflake.snowpark import Session
+
+from sagemaker_snowpark import data
+
+
+def _session(database: str) -> Session:
+    session = Session.builder.configs(connection_options(database)).create()
+    session.sql(f"CREATE OR REPLACE DATABASE {database}").collect()
+    session.use_schema(f"{database}.PUBLIC")
+    return session
+
+
+@pytest.fixture(scope="module")
+def workshop():
+    """The shipped workshop files loaded as notebook 03 loads them."""
+    session = _session("WORKSHOP_TABLES_TESTS")
+    counts = data.load_workshop_tables(session, data.source_folder("quickstart"))
+    yield session, counts
+    session.sql("DROP DATABASE IF EXISTS WORKSHOP_TABLES_TESTS").collect()
+    session.close()
+
+
+def test_the_workshop_tables_hold_the_files_rows_split_by_machine(workshop):
+    session, counts = workshop
+    assert counts == {
+        "MAINTENANCE": 10_000,
+        "CITY_UDF": 10_000,
+        "HUMIDITY": 50,
+        data.JOINED_TABLE: 10_000,
+        data.TRAINING_TABLE: 8_000,
+        data.HELD_OUT_TABLE: 2_000,
+    }
+    training = {r.UDI for r in session.table(data.TRAINING_TABLE).select("UDI").collect()}
+    held_out = {r.UDI for r in session.table(data.HELD_OUT_TABLE).select("UDI").collect()}
+    assert not training & held_out and len(training | held_out) == 10_000
+    assert all(udi % data.HELD_OUT_EVERY == 0 for udi in held_out)
+
+
+def test_the_held_back_machines_look_like_the_trained_ones(workshop):
+    """The workshop's copy labels UDI 9001-10000 all failures: a split by range would hold back
+    a block unlike the rest. Every fifth machine mixes them as the training machines do."""
+    session, _ = workshop
+    frames = {
+        name: session.table(name).to_pandas() for name in (data.TRAINING_TABLE, data.HELD_OUT_TABLE)
+    }
+    training, held_out = frames[data.TRAINING_TABLE], frames[data.HELD_OUT_TABLE]
+    assert held_out["MACHINE_FAILURE"].mean() == pytest.approx(
+        training["MACHINE_FAILURE"].mean(), abs=0.01
+    )
+    assert (held_out["UDI"] > 9000).mean() == pytest.approx((training["UDI"] > 9000).mean())
+    shares = [frame["TYPE"].value_counts(normalize=True) for frame in (training, held_out)]
+    assert (shares[0] - shares[1]).abs().max() < 0.02
+
+
+def test_the_readings_to_score_are_the_held_back_machines_without_their_label(workshop):
+    session, _ = workshop
+    readings = data.maintenance_readings(session)
+    assert "MACHINE_FAILURE" not in readings.columns
+    assert readings.count() == 2_000
+
+
+def test_the_documented_failure_mode_follows_the_generator_s_rules(tmp_path):
+    """Generated data follows AI4I 2020's rules exactly: the expression names the mode whose rule
+    the readings meet, and meets none where no rule fired and the tool is young."""
+    session = _session("FAILURE_RULES_TESTS")
+    try:
+        folder = data.source_folder("generated", rows=5_000, seed=5, cache_dir=tmp_path)
+        source = next(s for s in data.SOURCE_TABLES if s.table == "MAINTENANCE")
+        data.load_csv(session, folder / source.file, source)
+        found = (
+            session.table("MAINTENANCE")
+            .select("UDI", data.documented_failure_mode().alias("MODE"))
+            .to_pandas()
+            .set_index("UDI")["MODE"]
+        )
+    finally:
+        session.sql("DROP DATABASE IF EXISTS FAILURE_RULES_TESTS").collect()
+        session.close()
+    rows = pd.read_csv(folder / source.file).set_index("UDI")
+    flags = {"heat dissipation": "HDF", "power": "PWF", "overstrain": "OSF"}
+    for mode, flag in flags.items():
+        named = found == mode
+        assert named.sum() > 0, f"no machine meets the {mode} rule"
+        assert rows.loc[named, flag].all(), f"{mode} named where {flag} did not fire"
+    young = rows["TOOL_WEAR_MIN"] < 200
+    fired = rows[list(flags.values())].any(axis=1)
+    assert found[young & fired].notna().all()
+    assert found[young & ~fired].isna().all()
+    assert (found[~young] == "tool wear").all()

@@ -93,3 +93,21 @@ def test_output_lines_fit_a_readable_width(path):
                         f"cell {index}: a line of {len(line)} characters (at most {WIDTH} unless "
                         f"a single word): {line[:80]}..."
                     )
+
+
+@pytest.mark.parametrize(
+    "shown", ["training_container/Dockerfile", "training_container/train"], ids=str
+)
+def test_notebook_04_shows_the_files_as_they_are(shown):
+    """Notebook 04 shows the image's Dockerfile and program as highlighted code: its saved output
+    must be today's file, or a reader on GitHub reads a program the image no longer runs."""
+    notebook = nbformat.read(ROOT / "notebooks" / "04_train_byoc_sagemaker_job.ipynb", 4)
+    source = (ROOT / shown).read_text()
+    markdown = [
+        output.data["text/markdown"]
+        for _, output in outputs(notebook)
+        if "text/markdown" in output.get("data", {})
+    ]
+    assert any(text.split("\n", 1)[1] == f"{source}```" for text in markdown), (
+        f"notebook 04's saved output does not show today's {shown}: run make notebooks"
+    )

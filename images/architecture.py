@@ -68,16 +68,20 @@ def main() -> None:
             tables = Snowflake("HOL_DB.PUBLIC\ntables")
 
         # constraint=false: the arrow does not push its head one column further right.
-        space >> step("01", "UpdateDomain:\nattach kernel image") >> domain
+        space >> step("01", "attach kernel image,\nswitch the space to it") >> domain
         space >> step("01", "build (04 too)") >> codebuild
         codebuild >> step("01", "push") >> ecr
         space >> step("02", "store key pair") >> secret
+        space >> step("04", "ModelTrainer") >> training
         ecr >> step("04", "pull", style="dashed", constraint="false") >> training
         secret >> step("04", "read", style="dashed") >> training
-        space >> step("04", "ModelTrainer") >> training
         training >> step("04", "model") >> model
         training >> step("04", "logs") >> logs
         space >> step("05", "start") >> processing
+        ecr >> step("05", "pull", style="dashed", constraint="false") >> processing
+        secret >> step("05", "read", style="dashed") >> processing
+        # The scoring job sits in the bucket's column, below it: the model goes straight down.
+        training >> Edge(style="invis") >> processing
         model >> step("05", "model", style="dashed", constraint="false") >> processing
         space >> step("03", "load and join") >> tables
         tables >> step("04", "read in batches") >> training

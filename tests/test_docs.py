@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import struct
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.unit  # needs no local stack (make test-fast)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -43,9 +45,17 @@ def test_the_readme_shows_the_picture_and_stays_a_learners_page():
         assert f"](docs/{page}.md)" in readme
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def markdown_of(page: Path) -> str:
+    """A page's Markdown; a notebook's is its Markdown cells'."""
+    if page.suffix != ".ipynb":
+        return page.read_text()
+    cells = json.loads(page.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("page", PAGES + NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_link_to_the_repository_lands(page):
-    for target in LINK.findall(page.read_text()):
+    for target in LINK.findall(markdown_of(page)):
         if re.match(r"[a-z]+:", target) or target.startswith("../../actions/"):
             continue  # a web address, or GitHub's Actions pages of this repository (the badge)
         path, _, anchor = target.partition("#")

@@ -344,3 +344,18 @@ def test_the_job_reads_the_secret_and_writes_its_model_as_the_role(reader_image,
         job = run_as_role(image, bucket, f"pull-{unique}")
     assert job["TrainingJobStatus"] == "Failed"
     assert "may not pull" in job["FailureReason"]
+
+
+def test_the_learner_updates_only_the_tutorials_space_and_only_with_its_statement(learner):
+    sagemaker = boto3.client("sagemaker")
+    space = dict(DomainId=learner["SAGEMAKER_DOMAIN_ID"], SpaceName=accounts.SPACE_NAME)
+    settings = sagemaker.describe_space(**space)["SpaceSettings"]
+    unchanged = {"JupyterLabAppSettings": settings["JupyterLabAppSettings"]}
+    sagemaker.update_space(**space, SpaceSettings=unchanged)  # what notebooks 01 and 06 do
+    with pytest.raises(ClientError) as denied:
+        sagemaker.update_space(**{**space, "SpaceName": "someone-elses"}, SpaceSettings=unchanged)
+    assert error_code(denied.value) == "AccessDeniedException"
+    with learner_policy_without("StudioSpace"):
+        with pytest.raises(ClientError) as denied:
+            sagemaker.update_space(**space, SpaceSettings=unchanged)
+    assert "sagemaker:UpdateSpace" in str(denied.value)

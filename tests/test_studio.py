@@ -109,3 +109,117 @@ def test_inventory_finds_the_series_beyond_the_first_page(sagemaker_client, atta
     finally:
         for config in newer:
             sagemaker_client.delete_app_image_config(AppImageConfigName=config)
+
+
+# A space starts on the image its DefaultResourceSpec names: notebook 01 switches the learner's
+# space to the kernel image, and notebook 06 switches it back before deleting the image.
+
+SPEC = {"InstanceType": "ml.t3.medium"}
+
+
+def _space(sagemaker_client, domain_id: str, name: str, owner: str | None = None) -> str:
+    owned = {"OwnershipSettings": {"OwnerUserProfileName": owner}} if owner else {}
+    sagemaker_client.create_space(
+        DomainId=domain_id,
+        SpaceName=name,
+        SpaceSettings={
+            "AppType": "JupyterLab",
+            "JupyterLabAppSettings": {"DefaultResourceSpec": SPEC},
+        },
+        **owned,
+    )
+    return name
+
+
+def _start(sagemaker_client, domain_id: str, space: str) -> dict:
+    """Start the space's JupyterLab app as Studio does: no ResourceSpec, the space's default."""
+    app = dict(DomainId=domain_id, SpaceName=space, AppType="JupyterLab", AppName="default")
+    sagemaker_client.create_app(**app)
+    return sagemaker_client.describe_app(**app)
+
+
+def test_a_space_switches_to_the_attached_image_and_back(sagemaker_client, attached):
+    names, version = attached
+    space = _space(sagemaker_client, names.domain_id, "switching")
+    spec = studio.use_image_in_space(names.domain_id, space, names.studio_image, 1)
+    assert spec == {
+        **SPEC,  # the space's instance type stays
+        "SageMakerImageArn": version["ImageArn"],
+        "SageMakerImageVersionArn": version["ImageVersionArn"],
+    }
+    assert studio.space_image(names.domain_id, space) == names.studio_image
+    app = _start(sagemaker_client, names.domain_id, space)
+    assert app["Status"] == "InService"
+    assert app["ResourceSpec"]["SageMakerImageArn"] == version["ImageArn"]
+    sagemaker_client.delete_app(
+        **{k: app[k] for k in ("DomainId", "SpaceName", "AppType", "AppName")}
+    )
+    assert studio.stop_using_image_in_space(names.domain_id, space, names.studio_image)
+    assert not studio.stop_using_image_in_space(names.domain_id, space, names.studio_image)
+    described = sagemaker_client.describe_space(DomainId=names.domain_id, SpaceName=space)
+    assert described["SpaceSettings"]["JupyterLabAppSettings"]["DefaultResourceSpec"] == SPEC
+    assert studio.space_image(names.domain_id, space) is None
+
+
+def test_update_space_refuses_an_image_a_space_could_not_start_on(
+    sagemaker_client, attached, unique
+):
+    names, version = attached
+    owner = f"owner-{unique}"
+    sagemaker_client.create_user_profile(DomainId=names.domain_id, UserProfileName=owner)
+    space = _space(sagemaker_client, names.domain_id, "refusing", owner=owner)
+
+    def update(**spec):
+        sagemaker_client.update_space(
+            DomainId=names.domain_id,
+            SpaceName=space,
+            SpaceSettings={"JupyterLabAppSettings": {"DefaultResourceSpec": {**SPEC, **spec}}},
+        )
+
+    missing = version["ImageArn"].replace(names.studio_image, f"missing-{unique}")
+    with pytest.raises(ClientError, match=r"ResourceNotFound.*Image .*missing-.* does not exist"):
+        update(SageMakerImageArn=missing)
+    with pytest.raises(ClientError, match=r"ResourceNotFound.*Image version .*/7 does not exist"):
+        update(
+            SageMakerImageArn=version["ImageArn"],
+            SageMakerImageVersionArn=version["ImageVersionArn"][:-1] + "7",
+        )
+    with pytest.raises(ClientError, match="ValidationException.*needs the SageMakerImageArn"):
+        update(SageMakerImageVersionArn=version["ImageVersionArn"])
+    with pytest.raises(ClientError, match="ValidationException.*app type"):
+        sagemaker_client.update_space(
+            DomainId=names.domain_id, SpaceName=space, SpaceSettings={"AppType": "CodeEditor"}
+        )
+    with pytest.raises(ClientError, match="ResourceNotFound.*Space nowhere"):
+        sagemaker_client.update_space(DomainId=names.domain_id, SpaceName="nowhere")
+    with pytest.raises(TutorialError, match="Studio space nowhere does not exist in domain"):
+        studio.use_image_in_space(names.domain_id, "nowhere", names.studio_image)
+    # An image the domain does not offer: Studio would not start the space on it.
+    detached = studio.detach_from_domain(names.domain_id, names.studio_image)
+    assert names.studio_image not in [i["ImageName"] for i in detached]
+    with pytest.raises(ClientError, match="ValidationException.*not among the custom images"):
+        studio.use_image_in_space(names.domain_id, space, names.studio_image, 1)
+    # The space's owner offering it is enough.
+    config = names.app_image_configs[0]
+    entry = {"ImageName": names.studio_image, "AppImageConfigName": config, "ImageVersionNumber": 1}
+    sagemaker_client.update_user_profile(
+        DomainId=names.domain_id,
+        UserProfileName=owner,
+        UserSettings={"JupyterLabAppSettings": {"CustomImages": [entry]}},
+    )
+    spec = studio.use_image_in_space(names.domain_id, space, names.studio_image)
+    assert spec["SageMakerImageVersionArn"] == version["ImageVersionArn"]  # the latest version
+
+
+def test_a_space_left_on_a_deleted_image_cannot_start_until_switched_back(
+    sagemaker_client, attached
+):
+    names, _ = attached
+    space = _space(sagemaker_client, names.domain_id, "stranded")
+    studio.use_image_in_space(names.domain_id, space, names.studio_image, 1)
+    # The clean-up without notebook 06's switch back: the image goes, the space still names it.
+    assert cleanup.detach_studio_image(names) and cleanup.delete_studio_image(names)
+    with pytest.raises(ClientError, match=f"ResourceNotFound.*Image {names.studio_image} does"):
+        _start(sagemaker_client, names.domain_id, space)
+    assert studio.stop_using_image_in_space(names.domain_id, space, names.studio_image)
+    assert _start(sagemaker_client, names.domain_id, space)["Status"] == "InService"

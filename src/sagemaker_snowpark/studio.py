@@ -1,4 +1,5 @@
-"""A custom SageMaker Studio image: register it, version it, configure it, attach it to a domain.
+"""A custom SageMaker Studio image: register it, version it, configure it, attach it to a domain,
+and make a space start on it.
 
 Each function is idempotent: run twice, it changes nothing the second time. Attaching merges into
 the domain's existing custom images and never drops another team's; detaching removes only ours.
@@ -6,6 +7,8 @@ the domain's existing custom images and never drops another team's; detaching re
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import boto3
@@ -267,4 +270,84 @@ def detach_from_user_profile(
     if remaining == current:
         return False
     _set_profile_images(domain_id, profile, kind, settings, remaining, sagemaker)
+    return True
+
+
+# The space a notebook runs in: Studio starts it on the image its DefaultResourceSpec names (the
+# domain's default, SageMaker Distribution, when it names none). A change applies the next time
+# the space starts.
+SPACE_VARIABLE = "SAGEMAKER_SPACE_NAME"
+IMAGE_FIELDS = ("SageMakerImageArn", "SageMakerImageVersionArn", "SageMakerImageVersionAlias")
+
+
+def space_name() -> str | None:
+    """SAGEMAKER_SPACE_NAME, else the Studio space this kernel runs in; None outside Studio."""
+    from . import settings
+
+    if name := os.environ.get(SPACE_VARIABLE):
+        return name
+    if settings.STUDIO_METADATA.is_file():
+        return json.loads(settings.STUDIO_METADATA.read_text()).get("SpaceName")
+    return None
+
+
+def _space_spec(domain_id: str, space: str, sagemaker) -> tuple[dict, dict]:
+    """The space's JupyterLab settings and their DefaultResourceSpec."""
+    try:
+        described = sagemaker.describe_space(DomainId=domain_id, SpaceName=space)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFound":
+            raise TutorialError(
+                f"Studio space {space} does not exist in domain {domain_id}: set "
+                f"{SPACE_VARIABLE} to your space's name (Studio, JupyterLab lists it)."
+            ) from None
+        raise
+    settings = (described.get("SpaceSettings") or {}).get("JupyterLabAppSettings") or {}
+    return dict(settings), dict(settings.get("DefaultResourceSpec") or {})
+
+
+def space_image(domain_id: str, space: str, sagemaker=None) -> str | None:
+    """The name of the custom image the space starts on; None for Studio's default image."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    _, spec = _space_spec(domain_id, space, sagemaker)
+    arn = spec.get("SageMakerImageArn")
+    return arn.rsplit("/", 1)[-1] if arn else None
+
+
+def use_image_in_space(
+    domain_id: str,
+    space: str,
+    image_name: str | None,
+    version: int | None = None,
+    sagemaker=None,
+) -> dict:
+    """Make the space start on `image_name` (version `version`, else its latest) from its next
+    start, with UpdateSpace; None: back on Studio's default image. Keeps the space's instance
+    type and lifecycle configuration; returns the space's DefaultResourceSpec."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    settings, spec = _space_spec(domain_id, space, sagemaker)
+    wanted = {k: v for k, v in spec.items() if k not in IMAGE_FIELDS}
+    if image_name is not None:
+        described = sagemaker.describe_image_version(
+            ImageName=image_name, **({"Version": version} if version is not None else {})
+        )
+        wanted["SageMakerImageArn"] = described["ImageArn"]
+        wanted["SageMakerImageVersionArn"] = described["ImageVersionArn"]
+    if wanted != spec:
+        # UpdateSpace replaces the JupyterLab settings block: send it whole, with the new spec.
+        sagemaker.update_space(
+            DomainId=domain_id,
+            SpaceName=space,
+            SpaceSettings={"JupyterLabAppSettings": {**settings, "DefaultResourceSpec": wanted}},
+        )
+    return wanted
+
+
+def stop_using_image_in_space(domain_id: str, space: str, image_name: str, sagemaker=None) -> bool:
+    """Put the space back on Studio's default image if it starts on `image_name` (a space whose
+    image is deleted cannot start); True when it changed."""
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    if space_image(domain_id, space, sagemaker) != image_name:
+        return False
+    use_image_in_space(domain_id, space, None, sagemaker=sagemaker)
     return True

@@ -14,6 +14,7 @@ ADMINISTRATOR_USER = "stack-administrator"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT_ID}"
 DOMAIN_NAME = "tutorial-studio"
 USER_PROFILE = "learner"  # the template's default UserProfileName
+SPACE_NAME = "sagemaker-snowpark"  # the template's JupyterLab space, owned by USER_PROFILE
 SNOWFLAKE_ACCOUNT = "LOCALSTACK"
 SNOWFLAKE_USER = "SAGEMAKER_TRAINING"  # the README's set-up statements create this user
 # The domain starts with a team's image attached, so the tutorial shows that attaching its own
@@ -32,4 +33,6 @@ SEEDED_PREREQUISITES = {
     "SAGEMAKER_BUCKET": BUCKET,
     "SAGEMAKER_DOMAIN_ID": f"d-{DOMAIN_NAME}",
     "SAGEMAKER_USER_PROFILE": USER_PROFILE,
+    # Studio's resource metadata names the space a notebook runs in; here the stack does.
+    "SAGEMAKER_SPACE_NAME": SPACE_NAME,
 }

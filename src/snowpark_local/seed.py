@@ -22,6 +22,7 @@ from .accounts import (
     REGION,
     ROLE_NAME,
     SEEDED_PREREQUISITES,
+    SPACE_NAME,
     TEAM_IMAGE_ROLE_NAME,
     TEMPLATE_REPOSITORY_URL,
     USER_PROFILE,
@@ -161,6 +162,18 @@ def seed_aws(endpoint: str, prerequisites: bool = True) -> dict[str, dict[str, s
             UserProfileName=USER_PROFILE,
             UserSettings={
                 "ExecutionRole": role_arn,
+                "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}},
+            },
+        )
+        # The learner's private JupyterLab space, as the template makes it (no image named: it
+        # starts on Studio's default image until notebook 01 switches it).
+        sagemaker.create_space(
+            DomainId=f"d-{DOMAIN_NAME}",
+            SpaceName=SPACE_NAME,
+            OwnershipSettings={"OwnerUserProfileName": USER_PROFILE},
+            SpaceSharingSettings={"SharingType": "Private"},
+            SpaceSettings={
+                "AppType": "JupyterLab",
                 "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}},
             },
         )

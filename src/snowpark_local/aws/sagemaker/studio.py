@@ -1,7 +1,8 @@
 """SageMaker Studio on the local stack: images (deleted through DELETING), image versions and app
 image configs, Studio app records (so that DeleteImage and UpdateDomain answer ResourceInUse while a
-space runs an image), user profiles, spaces, lifecycle configurations and UpdateDomain; moto has
-none of them. CloudFormation makes user profiles, spaces and lifecycle configurations
+space runs an image), user profiles, spaces (a space starts on the image its DefaultResourceSpec
+names, which must be attached), lifecycle configurations and UpdateDomain; moto has none of them.
+CloudFormation makes user profiles, spaces and lifecycle configurations too
 (aws/cloudformation.py); both keep them in the one Studio state (studio_state.py)."""
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from snowpark_local.aws.sagemaker.requests import (
 )
 from snowpark_local.aws.sagemaker.studio_state import (
     add_user_profile,
+    check_lifecycle_configs,
+    existing_domain,
     studio_state,
 )
 from snowpark_local.patch import Patch, upstream
@@ -313,7 +316,7 @@ def create_app(self: SageMakerResponse) -> ActionResult:
     key, apps = _app_key(self), studio_state(self.sagemaker_backend).apps
     if key in apps and apps[key]["Status"] != "Deleted":
         raise ResourceInUseException(f"App {key[3]} already exists in {key[1]}.")
-    spec = self._get_param("ResourceSpec") or {}
+    spec = self._get_param("ResourceSpec") or _space_default_spec(self, key)
     failure = None
     if spec.get("SageMakerImageArn"):
         name = spec["SageMakerImageArn"].rsplit("/", 1)[1]
@@ -330,6 +333,14 @@ def create_app(self: SageMakerResponse) -> ActionResult:
         "CreationTime": utcnow(),
     }
     return ActionResult({"AppArn": apps[key]["AppArn"]})
+
+
+def _space_default_spec(self: SageMakerResponse, key: tuple) -> dict:
+    """An app started without a ResourceSpec runs on its space's DefaultResourceSpec for the
+    app type (a JupyterLab space's image), as Studio starts a space."""
+    space = studio_state(self.sagemaker_backend).spaces.get(key[:2]) if key[1] else None
+    settings = ((space or {}).get("SpaceSettings") or {}).get(f"{key[2]}AppSettings") or {}
+    return dict(settings.get("DefaultResourceSpec") or {})
 
 
 def _execution_role(self: SageMakerResponse, domain) -> str | None:
@@ -397,8 +408,8 @@ def list_apps(self: SageMakerResponse) -> ActionResult:
     return sorted_page(self, "Apps", apps, {"CreationTime": lambda a: a["CreationTime"]})
 
 
-# User profiles, spaces and Studio lifecycle configurations are made by CloudFormation here
-# (aws/cloudformation.py); these answer their Describe calls.
+# User profiles, spaces and Studio lifecycle configurations are made by CloudFormation
+# (aws/cloudformation.py) or by these handlers, which answer their other calls.
 
 
 def _studio_record(self: SageMakerResponse, kind: str, key, label: str) -> ActionResult:
@@ -445,6 +456,94 @@ def update_user_profile(self: SageMakerResponse) -> ActionResult:
 def describe_space(self: SageMakerResponse) -> ActionResult:
     key = (self._get_param("DomainId"), self._get_param("SpaceName"))
     return _studio_record(self, "spaces", key, f"Space {key[1]} in {key[0]}")
+
+
+def _space_owner(self: SageMakerResponse, domain_id: str, space: dict) -> dict | None:
+    owner = (space.get("OwnershipSettings") or {}).get("OwnerUserProfileName")
+    return studio_state(self.sagemaker_backend).user_profiles.get((domain_id, owner))
+
+
+def _check_space_image(self: SageMakerResponse, domain, space: dict, settings: dict) -> None:
+    """The image a space's JupyterLab DefaultResourceSpec names must exist in this account, with
+    that version CREATED, and be among the domain's or the owner's custom images: Studio starts
+    a space only on an image attached there (SageMaker's own images, in AWS's accounts, are
+    always offered)."""
+    spec = (settings.get("JupyterLabAppSettings") or {}).get("DefaultResourceSpec") or {}
+    image_arn, version_arn = spec.get("SageMakerImageArn"), spec.get("SageMakerImageVersionArn")
+    if version_arn and not image_arn:
+        raise ValidationError("SageMakerImageVersionArn needs the SageMakerImageArn of its image.")
+    if not image_arn or image_arn.split(":")[4] != self.current_account:
+        return
+    name = image_arn.rsplit("/", 1)[-1]
+    image = studio_state(self.sagemaker_backend).images.get(name)
+    if image is None or image["ImageArn"] != image_arn or image["ImageStatus"] == "DELETING":
+        raise ResourceNotFound(f"Image {image_arn} does not exist.")
+    if version_arn:
+        number = version_arn.rsplit("/", 1)[-1]
+        version = image["_versions"].get(int(number)) if number.isdigit() else None
+        if version is None or version["ImageVersionArn"] != version_arn:
+            raise ResourceNotFound(f"Image version {version_arn} does not exist.")
+        if _settle(version)["ImageVersionStatus"] != "CREATED":
+            raise ValidationError(
+                f"Image version {version_arn} is {version['ImageVersionStatus']}, not CREATED."
+            )
+    profile = _space_owner(self, domain.id, space) or {}
+    attached = [
+        entry["ImageName"]
+        for settings_of in (domain.default_user_settings, profile.get("UserSettings"))
+        for entry in ((settings_of or {}).get("JupyterLabAppSettings") or {}).get("CustomImages")
+        or []
+    ]
+    if name not in attached:
+        raise ValidationError(
+            f"Image {name} is not among the custom images of domain {domain.id} or of the "
+            "space's owner: attach it (UpdateDomain, CustomImages) before a space uses it."
+        )
+
+
+@_sagemaker_action(_NO_STUDIO_RECORDS)
+def create_space(self: SageMakerResponse) -> ActionResult:
+    params = validate_request(self, "CreateSpace")
+    domain = existing_domain(self.current_account, self.region, params["DomainId"])
+    check_lifecycle_configs(self.current_account, self.region, params.get("SpaceSettings") or {})
+    key, studio = (params["DomainId"], params["SpaceName"]), studio_state(self.sagemaker_backend)
+    if key in studio.spaces:
+        raise ResourceInUseException(f"Space {key[1]} already exists in {key[0]}.")
+    if (owner := params.get("OwnershipSettings")) and not _space_owner(self, key[0], params):
+        raise ValidationError(f"User profile {owner['OwnerUserProfileName']} does not exist.")
+    _check_space_image(self, domain, params, params.get("SpaceSettings") or {})
+    arn = arn_formatter("space", "/".join(key), self.current_account, self.region)
+    now = utcnow()
+    studio.spaces[key] = {
+        **params,
+        "SpaceArn": arn,
+        "Status": "InService",
+        "CreationTime": now,
+        "LastModifiedTime": now,
+    }
+    return ActionResult({"SpaceArn": arn})
+
+
+@_sagemaker_action(_NO_STUDIO_RECORDS)
+def update_space(self: SageMakerResponse) -> ActionResult:
+    params = validate_request(self, "UpdateSpace")
+    key = (params["DomainId"], params["SpaceName"])
+    space = studio_state(self.sagemaker_backend).spaces.get(key)
+    domain = self.sagemaker_backend.domains.get(key[0])
+    if space is None or domain is None:
+        raise ResourceNotFound(f"Space {key[1]} in {key[0]} does not exist.")
+    current = space.get("SpaceSettings") or {}
+    settings = params.get("SpaceSettings") or {}
+    if settings.get("AppType", current.get("AppType")) != current.get("AppType"):
+        raise ValidationError(f"The app type of space {key[1]} cannot be changed.")
+    check_lifecycle_configs(self.current_account, self.region, settings)
+    _check_space_image(self, domain, space, settings)
+    # Each settings block named in the request replaces the space's own, as UpdateDomain's do.
+    space["SpaceSettings"] = {**current, **settings}
+    if "SpaceDisplayName" in params:
+        space["SpaceDisplayName"] = params["SpaceDisplayName"]
+    space["LastModifiedTime"] = utcnow()
+    return ActionResult({"SpaceArn": space["SpaceArn"]})
 
 
 @_sagemaker_action(_NO_STUDIO_RECORDS)

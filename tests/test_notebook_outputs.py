@@ -95,13 +95,19 @@ def test_output_lines_fit_a_readable_width(path):
                     )
 
 
-@pytest.mark.parametrize(
-    "shown", ["training_container/Dockerfile", "training_container/train"], ids=str
-)
-def test_notebook_04_shows_the_files_as_they_are(shown):
-    """Notebook 04 shows the image's Dockerfile and program as highlighted code: its saved output
-    must be today's file, or a reader on GitHub reads a program the image no longer runs."""
-    notebook = nbformat.read(ROOT / "notebooks" / "04_train_byoc_sagemaker_job.ipynb", 4)
+# The files the notebooks show as highlighted code, and where.
+SHOWN_FILES = {
+    "training_container/Dockerfile": "04_train_byoc_sagemaker_job.ipynb",
+    "training_container/train": "04_train_byoc_sagemaker_job.ipynb",
+    "snowflake-env-kernel-image/Dockerfile": "01_build_studio_kernel_image.ipynb",
+}
+
+
+@pytest.mark.parametrize("shown", SHOWN_FILES, ids=str)
+def test_notebooks_show_the_files_as_they_are(shown):
+    """A notebook shows an image's Dockerfile or program as highlighted code: its saved output
+    must be today's file, or a reader on GitHub reads what the image no longer runs."""
+    notebook = nbformat.read(ROOT / "notebooks" / SHOWN_FILES[shown], 4)
     source = (ROOT / shown).read_text()
     markdown = [
         output.data["text/markdown"]
@@ -109,5 +115,5 @@ def test_notebook_04_shows_the_files_as_they_are(shown):
         if "text/markdown" in output.get("data", {})
     ]
     assert any(text.split("\n", 1)[1] == f"{source}```" for text in markdown), (
-        f"notebook 04's saved output does not show today's {shown}: run make notebooks"
+        f"{SHOWN_FILES[shown]}'s saved output does not show today's {shown}: run make notebooks"
     )

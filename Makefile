@@ -18,7 +18,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 TEST_WORKERS ?= 3
 TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
-.PHONY: help install tutorial test test-fast test-stack test-series test-docker lab notebooks bench lint format lock local-up local-down local-status local-reset picture render real-account clean
+.PHONY: help install tutorial test test-fast test-stack test-series test-docker lab notebooks bench lint format lock local-up local-down local-status local-reset picture render times real-account clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
@@ -33,6 +33,7 @@ help:
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make picture    redraw images/architecture.png (needs Graphviz)"
 	@echo "make render     render the notebooks and pages to HTML (and PNG) under build/render/"
+	@echo "make times      write the times and costs of docs/times.toml into the README, notebooks and docs"
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=python3.11 ...")'
@@ -108,6 +109,10 @@ picture: $(DOCS_STAMP)
 
 render: $(DOCS_STAMP)
 	$(BIN)/python docs/render.py build/render
+
+# The one source of the series' times and costs, written into every place that quotes them.
+times: $(STAMP)
+	$(BIN)/python docs/times.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

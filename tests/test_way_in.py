@@ -130,14 +130,16 @@ def test_outside_a_virtualenv_the_command_installs_for_the_user(tmp_path):
     assert f"{base} -m pip install --user -e '.[notebooks]'" in last
 
 
-def test_readme_and_notebook_00_give_the_same_commands():
-    readme = (ROOT / "README.md").read_text()
+def test_the_route_by_hand_and_notebook_00_give_the_same_commands():
+    """The README's route is the template's; the route by hand (docs/real-accounts.md) installs
+    as notebook 00 says, in a Studio space and in a virtual environment."""
+    by_hand = (ROOT / "docs" / "real-accounts.md").read_text()
     start = next(
         cell.source
         for cell in nbformat.read(NOTEBOOK, as_version=4).cells
         if cell.source.startswith("## Start here")
     )
-    for text in (readme, start):
+    for text in (by_hand, start):
         assert STUDIO_INSTALL in text
         assert VENV_INSTALL in text
         assert "tutorial.env.example" in text
@@ -145,6 +147,83 @@ def test_readme_and_notebook_00_give_the_same_commands():
     example = (ROOT / "tutorial.env.example").read_text()
     assert "SNOWFLAKE_ACCOUNT=" in example and "SNOWFLAKE_USER=" in example
     assert "tutorial.env\n" in (ROOT / ".gitignore").read_text()
+
+
+def kernel_names() -> tuple[str, str]:
+    """The display names of the template space's kernel and of the Snowpark image's kernel."""
+    install = (ROOT / "infrastructure" / "studio-install.sh").read_text()
+    template = re.search(r'^KERNEL_DISPLAY_NAME="([^"]+)"$', install, re.M)[1]
+    dockerfile = (ROOT / "snowflake-env-kernel-image" / "Dockerfile").read_text()
+    image = re.search(r'--display-name "([^"]+)"', dockerfile)[1]
+    config = json.loads(
+        (ROOT / "snowflake-env-kernel-image" / "app-image-config-kernelgateway.json").read_text()
+    )
+    assert config["KernelSpecs"][0]["DisplayName"] == image
+    return template, image
+
+
+def readme_route() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("\n## Real accounts\n")[1].split("\n## ")[0]
+
+
+def test_the_readme_s_route_is_the_template_s_space_as_it_is():
+    route = readme_route()
+    assert "infrastructure/tutorial.yaml" in route
+    # The space clones the repository and writes tutorial.env: the route does neither again.
+    assert "git clone" not in route
+    assert "cp tutorial.env.example" not in route
+    assert "pip install" not in route
+    assert "SNOWFLAKE_ACCOUNT" in route and "SNOWFLAKE_USER" in route
+    assert "sagemaker-snowpark-install.log" in route
+    assert "](docs/real-accounts.md)" in route  # the route by hand
+
+
+def test_every_page_names_the_kernels_the_template_and_the_image_register():
+    template, image = kernel_names()
+    route = readme_route()
+    # 00 and 01 on the space's own kernel, 02 to 05 on the image's, 06 back on the space's.
+    at_00, at_02, at_06 = (route.index(f"**{n}") for n in ("00 and 01", "02 to 05", "06**"))
+    assert f"**{template}**" in route[at_00:at_02]
+    assert f"**{image}**" in route[at_02:at_06]
+    assert f"**{template}**" in route[at_06:]
+    assert "Python 3 (ipykernel)" not in route
+    by_hand = (ROOT / "docs" / "real-accounts.md").read_text()
+    assert f"**{image}**" in by_hand and f"*{template}*" in by_hand
+    infrastructure = (ROOT / "docs" / "infrastructure.md").read_text()
+    assert f"*{template}*" in infrastructure
+    notebooks = (ROOT / "docs" / "notebooks.md").read_text()
+    assert f"*{image}*" in notebooks
+    kernel_readme = (ROOT / "snowflake-env-kernel-image" / "README.md").read_text()
+    assert f"**{image}**" in kernel_readme
+    for page in ("README.md", "docs/real-accounts.md", "docs/infrastructure.md"):
+        text = (ROOT / page).read_text()
+        named = set(re.findall(r"Python 3\.\d+ \([\w-]+\)", text))
+        assert named <= {template, image}, (page, named)
+
+
+def test_the_route_by_hand_fills_the_policies_as_the_template_does(tmp_path):
+    """docs/real-accounts.md's shell function `fill` replaces the policies' placeholders as
+    infrastructure.fill does for the template and the local stack."""
+    from sagemaker_snowpark import infrastructure
+
+    page = (ROOT / "docs" / "real-accounts.md").read_text()
+    function = re.search(r"^fill\(\) \{.*?^\}$", page, re.M | re.S)[0]
+    values = {"ACCOUNT": "210987654321", "REGION": "eu-west-1", "DOMAIN_ID": "d-abc123def456"}
+    values["PROFILE"] = "learner"
+    domain_arn = "arn:aws:sagemaker:eu-west-1:210987654321:domain/d-abc123def456"
+    for path in sorted((ROOT / "policies").glob("*.json")):
+        filled = subprocess.run(
+            ["bash", "-c", f"{function}\nfill {path.stem}"],
+            cwd=ROOT,
+            env={"PATH": os.environ["PATH"], **values},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        expected = infrastructure.fill(path.read_text(), values["ACCOUNT"], domain_arn, "learner")
+        assert json.loads(filled) == json.loads(expected), path.name
+        assert "${AWS::" not in filled and "${Tutorial" not in filled, path.name
 
 
 def test_a_notebook_reads_tutorial_env_and_the_environment_wins(tmp_path):

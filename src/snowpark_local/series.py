@@ -30,21 +30,15 @@ NOTEBOOKS_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "tutorial"
 CELL_TIMEOUT_SECONDS = 1800
 REAL_DIR = Path("build") / "real-account"
-# What one run of the series costs on real accounts (us-east-1 list prices, 2026), stated before
-# it starts; docs/infrastructure.md and the README quote it (tests/test_infrastructure.py checks
-# them). Two CodeBuild builds on general1.medium (images.py's BUILD_GENERAL1_MEDIUM, USD 0.01 a
-# build minute; general1.small would be USD 0.005): about 10 to 15 minutes for the kernel image
-# and 5 for the training image (notebooks 01 and 04), USD 0.15 to 0.20. Three ml.m5.large
-# training instances (a job on one, then one on two) and one scoring Processing job, a few
-# billable minutes each at USD 0.115 an hour: about USD 0.04. The two images in ECR (about 5.5 GB
-# at USD 0.10 a GB-month), S3 and one Secrets Manager secret (USD 0.40 a month) for a day: under
-# USD 0.05. In all about USD 0.30. Snowflake: an X-Small warehouse for a few minutes, about 0.1
-# credit.
+# What one unattended run of the series costs and takes on real accounts, stated before it starts.
+# Written by `make times` (docs/times.py) from docs/times.toml, the one source of the series' times
+# and prices (us-east-1 list prices); edit that file, never these lines (tests/test_times.py fails
+# when they differ). docs/infrastructure.md and the README quote it.
 REAL_COST = (
-    "about USD 0.30 on AWS (15 to 20 CodeBuild build minutes on general1.medium at USD 0.01 a "
-    "minute, 4 ml.m5.large instances for a few minutes each: 3 training and 1 scoring, ECR, S3 and "
-    "Secrets Manager for a day) and about 0.1 Snowflake credit (an X-Small warehouse for a few "
-    "minutes); it takes about 40 minutes"
+    "about USD 0.26 on AWS (20 CodeBuild build minutes on general1.medium at USD 0.01 a minute, 4 "
+    "ml.m5.large instances for a few minutes each: 3 training and 1 scoring, ECR, S3 and Secrets "
+    "Manager for one day) and about 0.17 Snowflake credit (an X-Small warehouse for about 10 "
+    "minutes); it takes about 48 minutes"
 )
 SCORING_SUMMARY = "scoring-summary.json"  # notebook 05 downloads the scoring job's summary
 

@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 
 from sagemaker_snowpark import connection
 from sagemaker_snowpark.training import dataset
+from sagemaker_snowpark.training.memory import limit_malloc_arenas, peak_memory_mb
 from sagemaker_snowpark.training.metrics import ScoreCounts
-from sagemaker_snowpark.training.program import limit_malloc_arenas, peak_memory_mb
 
 
 def main(secret_name: str) -> None:

@@ -162,7 +162,7 @@ def test_the_image_holds_the_package_and_nothing_of_the_local_stack(
         image,
         "sh",
         "-c",
-        "python -c 'import sagemaker_snowpark.training.program' && echo package imports; "
+        "python -c 'import sagemaker_snowpark.training.job' && echo package imports; "
         "python -c 'import snowpark_local' 2>&1 | tail -n 1; "
         "command -v snowpark-local || echo no snowpark-local on PATH; "
         "python -c 'import importlib.metadata as m; "

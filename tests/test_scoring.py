@@ -34,6 +34,7 @@ PREDICTION_COLUMNS = {
     "PREDICTED_FAILURE": "BOOLEAN",
     "MODEL_VERSION": "VARCHAR",
     "SCORED_AT": "TIMESTAMP_NTZ",
+    "TOP_REASON": "VARCHAR",
 }
 FEATURES = (
     "AIR_TEMPERATURE_K",
@@ -47,6 +48,10 @@ FEATURES = (
     "TEMP_DIFF_K",
     "STRAIN_MIN_NM",
 )
+# Machines of type L past the overstrain rule (tool wear x torque above 11,000 min Nm) and no other
+# rule (power within 3,500-9,000 W, process - air temperature above 8.6 K), and one just like the
+# first with a new tool: (UDI, TOOL_WEAR_MIN, TORQUE_NM, ROTATIONAL_SPEED_RPM).
+STRAINED = ((900_001, 230, 55.0, 1370), (900_002, 215, 62.0, 1330), (900_003, 20, 55.0, 1370))
 
 
 def store_secret(database: str, name: str = SECRET) -> None:
@@ -93,6 +98,18 @@ def load_tables(database: str, cache: Path) -> None:
         "CREATE OR REPLACE TABLE LOWER_PREDICTIONS ("
         + ", ".join(f'"{name.lower()}" {kind}' for name, kind in PREDICTION_COLUMNS.items())
         + ")",
+        # A predictions table of the program before TOP_REASON, with a row of an earlier run.
+        "CREATE OR REPLACE TABLE EARLIER_PREDICTIONS ("
+        + ", ".join(f"{name} {kind}" for name, kind in list(PREDICTION_COLUMNS.items())[:-1])
+        + ")",
+        "INSERT INTO EARLIER_PREDICTIONS VALUES (1, 0.25, FALSE, 'earlier-job', "
+        "'2026-01-01 00:00:00')",
+        "CREATE OR REPLACE TABLE STRAINED_READINGS AS SELECT * FROM MAINTENANCE_READINGS",
+        *(
+            f"INSERT INTO STRAINED_READINGS ({', '.join(READING_COLUMNS)}) VALUES "
+            f"({udi}, 'L', 300.0, 310.5, {speed}, {torque}, {wear}, 60)"
+            for udi, wear, torque, speed in STRAINED
+        ),
     ):
         session.sql(statement).collect()
     session.close()
@@ -173,8 +190,9 @@ def query(sql: str) -> list:
         session.close()
 
 
-def expected_scores(model: Path, tmp_path: Path) -> dict[int, float]:
-    """The model's own predictions, with the features computed here from their definitions."""
+def expected_predictions(model: Path, tmp_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's own predictions, with the features computed here from their definitions:
+    the UDIs, the probabilities, and each feature's (approximate) contributions."""
     import xgboost
 
     with tarfile.open(model) as tar:
@@ -190,7 +208,16 @@ def expected_scores(model: Path, tmp_path: Path) -> dict[int, float]:
     features["TEMP_DIFF_K"] = rows["PROCESS_TEMPERATURE"] - rows["AIR_TEMPERATURE_K"]
     features["STRAIN_MIN_NM"] = rows["TOOL_WEAR_MIN"] * torque
     matrix = xgboost.DMatrix(features.astype(np.float32), feature_names=list(FEATURES))
-    return dict(zip(rows["UDI"].astype(int), booster.predict(matrix).astype(float), strict=True))
+    return (
+        rows["UDI"].to_numpy(dtype=int),
+        booster.predict(matrix).astype(float),
+        booster.predict(matrix, pred_contribs=True, approx_contribs=True),
+    )
+
+
+def expected_scores(model: Path, tmp_path: Path) -> dict[int, float]:
+    udis, probabilities, _ = expected_predictions(model, tmp_path)
+    return dict(zip(udis, probabilities, strict=True))
 
 
 def test_the_scores_are_the_model_s_own_predictions(model, tmp_path):
@@ -213,6 +240,70 @@ def test_the_scores_are_the_model_s_own_predictions(model, tmp_path):
     assert summary["model_version"] == "training-job-1" and summary["threshold"] == 0.5
     # The exit message's reserved space is given back: nothing is left in /opt/ml/output.
     assert not any((tmp_path / "opt-ml" / "output").iterdir())
+
+
+def test_each_machine_s_top_reason_is_its_largest_positive_contribution(model, tmp_path):
+    code, output, _, _ = run_score(tmp_path, model, version="top-reasons")
+    assert code == 0, output
+    found = {
+        r["UDI"]: r["TOP_REASON"]
+        for r in query(f"SELECT * FROM {PREDICTIONS} WHERE MODEL_VERSION = 'top-reasons'")
+    }
+    udis, _, contributions = expected_predictions(model, tmp_path)
+    checked = 0
+    for udi, parts in zip(udis, contributions[:, :-1], strict=True):
+        first, second = np.sort(parts)[::-1][:2]
+        if 0 < first - second < 1e-6 or 0 < first < 1e-6:
+            continue  # a near tie: the features Snowflake computed may tip it either way
+        # None: no feature raises the machine's risk (its parts are all 0 or below).
+        assert found[udi] == (FEATURES[parts.argmax()] if first > 0 else None), udi
+        checked += 1
+    assert checked > 2_900
+    assert None in found.values()
+    assert len(set(found.values()) - {None}) > 3  # the reasons differ from machine to machine
+
+
+def test_an_overstrained_machine_s_top_reason_is_strain(model, tmp_path):
+    """Tool wear x torque past the overstrain rule: the model flags the machine, and its top
+    reason is the strain or one of its two factors; with a new tool, the same readings are fine."""
+    code, output, _, _ = run_score(
+        tmp_path, model, "--source-table", "STRAINED_READINGS", version="strained"
+    )
+    assert code == 0, output
+    rows = {
+        r["UDI"]: r
+        for r in query(
+            f"SELECT * FROM {PREDICTIONS} WHERE MODEL_VERSION = 'strained' AND UDI > 900000"
+        )
+    }
+    for udi, wear, torque, _ in STRAINED:
+        if wear * torque > 11_000:
+            assert rows[udi]["PREDICTED_FAILURE"], rows[udi]
+            assert rows[udi]["TOP_REASON"] in ("STRAIN_MIN_NM", "TOOL_WEAR_MIN", "TORQUE_NM")
+        else:
+            assert not rows[udi]["PREDICTED_FAILURE"], rows[udi]
+
+
+def test_an_earlier_predictions_table_gains_the_top_reason_and_keeps_its_rows(model, tmp_path):
+    """A predictions table of the program before TOP_REASON: the column is added at its end."""
+    code, output, message, _ = run_score(
+        tmp_path, model, "--target-table", "EARLIER_PREDICTIONS", version="after-earlier"
+    )
+    assert code == 0 and message is None, output
+    session = connection.session(SECRET)
+    try:
+        assert session.table("EARLIER_PREDICTIONS").columns == list(PREDICTION_COLUMNS)
+    finally:
+        session.close()
+    counts = {
+        r[0]: (r[1], r[2])
+        for r in query(
+            "SELECT MODEL_VERSION, COUNT(*), COUNT(TOP_REASON) FROM EARLIER_PREDICTIONS "
+            "GROUP BY MODEL_VERSION"
+        )
+    }
+    assert counts["earlier-job"] == (1, 0)  # kept, with no reason: it had none
+    assert counts["after-earlier"][0] == 3000 and counts["after-earlier"][1] > 0
 
 
 def test_readings_with_quoted_lower_case_columns_score_the_same(model, tmp_path):
@@ -278,9 +369,9 @@ def test_readings_with_nulls_are_refused_as_training_refuses_them(model, tmp_pat
         (  # round 3, case 2: the INSERT's UDI would not find "udi"
             ("--target-table", "LOWER_PREDICTIONS"),
             r'Table LOWER_PREDICTIONS exists with columns "udi", "failure_probability", '
-            r'"predicted_failure", "model_version", "scored_at", not UDI, FAILURE_PROBABILITY, '
-            r"PREDICTED_FAILURE, MODEL_VERSION, SCORED_AT: drop it, or name another "
-            r"--target-table\.",
+            r'"predicted_failure", "model_version", "scored_at", "top_reason", not UDI, '
+            r"FAILURE_PROBABILITY, PREDICTED_FAILURE, MODEL_VERSION, SCORED_AT, TOP_REASON: drop "
+            r"it, or name another --target-table\.",
         ),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.machinery
 import json
 import os
 import pickle
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -158,6 +160,20 @@ def read_reason(path: Path) -> str | None:
         return file.read(4096).decode()
 
 
+def load_train():
+    """The `train` program as a module, to call its main in this process; its first statement
+    blocks SIGTERM, which this process gets back."""
+    loader = importlib.machinery.SourceFileLoader("train_program", str(TRAIN))
+    module = types.ModuleType(loader.name)
+    module.__file__ = str(TRAIN)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    try:
+        loader.exec_module(module)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return module
+
+
 def test_the_program_trains_both_models_and_writes_the_contract(training_tables, tmp_path):
     code, output, failure, root = run_program(tmp_path, {})
     assert code == 0, output
@@ -239,28 +255,22 @@ def test_a_sigterm_that_ends_the_job_first_decides_its_exit_code(tmp_path, monke
     """The SIGTERM thread writes its reason first; the main thread then fails on what the stop
     removed (or finishes without a model) and returns its own code: the process still ends with
     SIGTERM's 143, as SageMaker expects of a stopped job (seen once under load, as exit 2)."""
-    from sagemaker_snowpark.training import program
-    from sagemaker_snowpark.training.contract import Paths
+    from sagemaker_snowpark.training import job
 
-    paths = Paths(tmp_path)
     (tmp_path / "output").mkdir()
 
-    def main() -> int:
-        program._ended.clear()
-        program._other_ending.clear()
-        assert program.record_failure(paths, program.STOPPED, "stopped", exit_code=143)
-        assert not program.record_failure(paths, "Unexpected error: FileNotFoundError")
-        return 2
+    def main(paths) -> None:
+        assert job.record_failure(paths, job.STOPPED, "stopped", exit_code=143)
+        raise FileNotFoundError("what the stop removed")  # the main thread's own code: 2
 
     codes: list[int] = []
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
-    monkeypatch.setattr(program, "stop_on_sigterm", lambda paths: None)
-    monkeypatch.setattr(program, "main", main)
-    monkeypatch.setattr(program, "exit_now", codes.append)
+    monkeypatch.setattr(job, "stop_on_sigterm", lambda paths: None)
+    monkeypatch.setattr(job, "exit_now", codes.append)
     with pytest.raises(SystemExit):
-        program.serve()
+        job.run(main)
     assert codes == [143]
-    assert (tmp_path / "output" / "failure").read_text() == program.STOPPED
+    assert (tmp_path / "output" / "failure").read_text() == job.STOPPED
 
 
 def test_sigterm_stops_promptly_without_a_model(training_tables, tmp_path):
@@ -333,19 +343,20 @@ def test_the_hosts_wait_until_the_first_host_s_name_resolves(monkeypatch, capsys
 
 
 def test_a_host_name_that_never_resolves_fails_the_job_with_one_line(tmp_path, monkeypatch, capsys):
-    from sagemaker_snowpark.training import hosts, program
+    from sagemaker_snowpark.training import hosts, job
+    from sagemaker_snowpark.training.contract import Paths
 
     def gethostbyname(name):
         raise socket.gaierror(-2, "Name or service not known")
 
     root = resource_tree(tmp_path, ["algo-1", "algo-2"], "algo-2")
-    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(root))
     monkeypatch.delenv("TRACKER_HOST", raising=False)
     monkeypatch.setattr(hosts, "socket", SimpleNamespace(gethostbyname=gethostbyname))
     monkeypatch.setattr(hosts, "HOST_WAIT_SECONDS", 1)
     handler = signal.getsignal(signal.SIGTERM)
     try:
-        code = program.main()  # the program's own path: no TRACKER_HOST, as on SageMaker
+        # The program's own path: no TRACKER_HOST, as on SageMaker.
+        code = job.exit_code(load_train().main, Paths(root))
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert code == 1
@@ -963,13 +974,13 @@ def test_a_dead_stack_mid_read_ends_the_job_within_the_bound(training_tables, tm
 BLOCKED_IN_THE_CHECKS = """
 import socket, sys
 from pathlib import Path
-from sagemaker_snowpark.training import program
+from sagemaker_snowpark.training import job
 from sagemaker_snowpark.training.contract import Paths
 
 listener = socket.create_server(("127.0.0.1", 0))
 silent = socket.create_connection(listener.getsockname())  # accepted, never answered
 print("checking", flush=True)
-with program.Watchdog(Paths(Path(sys.argv[1])), stall_seconds=2, progress_seconds=1):
+with job.Watchdog(Paths(Path(sys.argv[1])), stall_seconds=2, progress_seconds=1):
     silent.recv(1)  # as the connector waits, inside a socket read, for a check's answer
 """
 
@@ -1023,28 +1034,33 @@ def fail_writes_under(monkeypatch, folder: Path, error: OSError):
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
-def results_args(tmp_path):
-    from sagemaker_snowpark.training import program
+def write_tiny_results(tmp_path):
+    """job.write_results with what `train` gives it, for tiny models."""
+    from sagemaker_snowpark.training import job, models
     from sagemaker_snowpark.training.contract import Paths
 
-    paths = Paths(tmp_path)
     (tmp_path / "model").mkdir()
     baseline, booster = tiny_models()
-    counts = {program.BASELINE: ScoreCounts(), program.MODEL: ScoreCounts()}
+    counts = {models.BASELINE: ScoreCounts(), models.MODEL: ScoreCounts()}
     metrics = {"models": {name: c.summary() for name, c in counts.items()}}
-    return paths, metrics, counts, baseline, booster
+    job.write_results(
+        Paths(tmp_path),
+        model={
+            "xgboost-model.json": bytes(booster.save_raw(raw_format="json")),
+            "baseline-logistic-regression.pkl": pickle.dumps(baseline),
+            "metrics.json": json.dumps(metrics, indent=2, allow_nan=False).encode(),
+        },
+        output_data=models.evaluation_report(metrics, counts),
+    )
 
 
 def test_a_full_model_folder_names_the_path_the_space_and_the_fix(tmp_path, monkeypatch):
     """Row 8: not XGBoost's native `FileStream.Write incomplete` and its stack trace."""
-    from sagemaker_snowpark.training import program
-
-    args = results_args(tmp_path)
     fail_writes_under(
         monkeypatch, tmp_path / "model", OSError(errno.ENOSPC, "No space left on device")
     )
     with pytest.raises(TutorialError) as raised:
-        program._write_results(*args)
+        write_tiny_results(tmp_path)
     assert re.fullmatch(
         rf"No space left on the device of {re.escape(str(tmp_path / 'model'))} \(No space left on "
         r"device\) for the model: about 1 MB are needed there, [\d,]+ MB free; raise the training "
@@ -1057,9 +1073,6 @@ def test_a_full_model_folder_names_the_path_the_space_and_the_fix(tmp_path, monk
 
 def test_a_read_only_model_folder_says_how_to_mount_it(tmp_path, monkeypatch):
     """Row 10, the model folder read-only."""
-    from sagemaker_snowpark.training import program
-
-    args = results_args(tmp_path)
     fail_writes_under(
         monkeypatch, tmp_path / "model", PermissionError(errno.EACCES, "Permission denied")
     )
@@ -1068,7 +1081,7 @@ def test_a_read_only_model_folder_says_how_to_mount_it(tmp_path, monkeypatch):
         match=r"model is not writable \(Permission denied\), and the model must be written "
         "there: on SageMaker it always is; a container run by hand needs a writable volume",
     ):
-        program._write_results(*args)
+        write_tiny_results(tmp_path)
 
 
 class _Frame:
@@ -1161,10 +1174,11 @@ def test_a_failing_job_on_a_full_output_folder_still_gives_its_reason(training_t
     assert sorted(p.name for p in output.iterdir()) == ["data", "failure"]
 
 
-def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path, monkeypatch):
-    from sagemaker_snowpark.training import program
+def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path):
+    from sagemaker_snowpark.training import job
+    from sagemaker_snowpark.training.contract import Paths
 
-    def run(paths):
+    def main(paths):
         import xgboost
 
         raise xgboost.core.XGBoostError(
@@ -1172,9 +1186,7 @@ def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path, mon
         )
 
     root = resource_tree(tmp_path, ["algo-1"], "algo-1")
-    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(root))
-    monkeypatch.setattr(program, "run", run)
-    assert program.main() == 2
+    assert job.exit_code(main, Paths(root)) == 2
     assert (root / "output" / "failure").read_text() == (
         "Unexpected error: XGBoostError: [12:00:00] src/x.cc:1: odd"
     )
@@ -1212,7 +1224,7 @@ def test_the_troubleshooting_page_lists_the_new_messages():
 def test_a_host_waiting_for_a_lost_host_ends_at_once_on_sigterm(training_tables, tmp_path):
     """Row 5: algo-1 dies mid-training; algo-2, waiting for it inside XGBoost's native code, ends
     as soon as SIGTERM comes (SageMaker's, or the stack's), with no swallowed exception."""
-    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training import job
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -1238,18 +1250,18 @@ def test_a_host_waiting_for_a_lost_host_ends_at_once_on_sigterm(training_tables,
             process.wait()
     assert second.returncode in (1, 143), output
     failure = (root / "output" / "failure").read_text()
-    assert failure == program.STOPPED or failure.startswith("Another host of the job stopped")
+    assert failure == job.STOPPED or failure.startswith("Another host of the job stopped")
     assert_no_noise(output)
     assert not any((root / "model").iterdir())
 
 
 def test_a_broken_connection_while_the_table_is_checked_is_named(tmp_path):
     """The checks before the read: the connector's timeouts bound them; the reason is the same."""
-    from sagemaker_snowpark.training import program
+    from sagemaker_snowpark.training import job
     from sagemaker_snowpark.training.contract import Paths
 
     with pytest.raises(TutorialError) as raised:
-        with program.Watchdog(Paths(tmp_path), 120, 30):
+        with job.Watchdog(Paths(tmp_path), 120, 30):
             raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
     assert str(raised.value) == (
         "Snowflake stopped answering while the table was being read (the connection failed: "

@@ -1,6 +1,7 @@
 """Amazon SageMaker training jobs that read their data from Snowflake with Snowpark.
 
-The package the tutorial's notebooks import, and the training program's code.
+The package the tutorial's notebooks import, and the helpers of the training image's programs
+(training_container/train and score).
 """
 
 __version__ = "0.1.0"

@@ -49,6 +49,24 @@ SPLIT = "IS_VALIDATION"
 _SPLIT_BUCKETS = 10_000
 # Scratch space a row takes: its float32 batch row (44 bytes) plus XGBoost's quantised pages.
 SCRATCH_BYTES_PER_ROW = 64
+# Where the tables are, as notebook 03 creates them: used where neither the job's settings nor
+# the secret name one, so the session always has a database, schema and warehouse (a
+# workload-identity sign-in has no secret, and a user without DEFAULT_NAMESPACE would otherwise
+# have no current database).
+NAMESPACE_DEFAULTS = {"warehouse": "HOL_WH", "database": "HOL_DB", "schema": "PUBLIC"}
+
+
+def sign_in_settings(values: dict) -> dict:
+    """What a container program's settings (hyperparameters or arguments: `secret_name`,
+    `snowflake_account`, `warehouse`, `database`, `schema`) change in connection.session's
+    sign-in: the namespace given (empty: the secret's or NAMESPACE_DEFAULTS), the account when
+    there is no secret (workload identity), and the connector's download threads."""
+    settings = {name: values[name] or None for name in NAMESPACE_DEFAULTS}
+    if not values["secret_name"]:
+        settings["account"] = values["snowflake_account"] or None
+    # Two chunks downloading ahead keep the reader busy; more would only hold more memory.
+    settings["client_prefetch_threads"] = 2
+    return settings
 
 
 @dataclass(frozen=True)
@@ -225,7 +243,7 @@ def shard(frame, rank: int, hosts: int):
 
 def feature_columns() -> list:
     """The model's features as Snowpark expressions, in MODEL_FEATURES order: the one definition
-    that training and scoring (scoring.py) both select, so Snowflake computes them alike."""
+    that the `train` and `score` programs both select, so Snowflake computes them alike."""
     two_pi_over_60 = 2 * math.pi / 60
     return [
         *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],

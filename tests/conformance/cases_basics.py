@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from snowflake.snowpark.functions import col
+from snowflake.snowpark.functions import col, lit, rtrim
 
 from conformance.harness import Case, Raises, rows
 
@@ -111,6 +111,29 @@ CASES = [
         lambda s: rows(_two_tables(s)[0].sort(col("K").desc()).limit(1)),
         [(2, "y")],
         "DataFrame.sort, DataFrame.limit",
+    ),
+    Case(
+        "Queries",
+        "RTRIM, LTRIM and TRIM with the characters to remove",
+        lambda s: rows(s.sql("SELECT RTRIM('power, ', ', '), LTRIM('xxa', 'x'), TRIM('-a-', '-')")),
+        [("power", "a", "a")],
+        "RTRIM, LTRIM, TRIM",
+    ),
+    Case(
+        "Queries",
+        "RTRIM and LTRIM without characters: spaces, on their side only",
+        lambda s: rows(s.sql("SELECT RTRIM('  a  ') || '|', '|' || LTRIM('  a  ')")),
+        [("  a|", "|a  ")],
+        "RTRIM, LTRIM",
+    ),
+    Case(
+        "Queries",
+        "rtrim of a DataFrame column (Snowpark's functions.rtrim)",
+        lambda s: rows(
+            s.create_dataframe([["a, b, "]], schema=["A"]).select(rtrim("A", lit(", ")))
+        ),
+        [("a, b",)],
+        "functions.rtrim",
     ),
     Case(
         "Errors",

@@ -30,7 +30,7 @@ from .errors import error_response, server_errors, snowflake_syntax_error
 from .names import identifier
 from .results import DEFAULT_CHUNK_BYTES, chunked
 from .sessions import REPLACED_ROUTES, connection, login_request, session_request
-from .sql import transform
+from .sql import transform, trim_cast_varchar
 from .stages import GET, bucket_download, get_files, loading_statement
 from .statements import rewrite
 
@@ -154,6 +154,12 @@ PATCHES: list[Patch] = [
         "identifier",
         identifier,
         "fakesnow reads a qualified quoted name in IDENTIFIER(?) as one name",
+    ),
+    Patch(
+        fakesnow_transforms,
+        "trim_cast_varchar",
+        trim_cast_varchar,
+        "fakesnow drops TRIM's characters and side: RTRIM(s, ', ') trimmed spaces at both ends",
     ),
     *[
         Patch(

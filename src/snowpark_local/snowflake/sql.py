@@ -1,8 +1,9 @@
 """SQL fixed inside fakesnow's transform: Snowflake's session functions, qualified quoted names in
-IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, qualified temporary tables."""
+IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, qualified temporary tables, TRIM's characters."""
 
 from __future__ import annotations
 
+import fakesnow.transforms as fakesnow_transforms
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp, parse_one
 
@@ -62,6 +63,18 @@ def _positions_over_values(node):
         if node.args.get(key):
             node.args[key].transform(column, copy=False)
     return node
+
+
+def trim_cast_varchar(expression):
+    """fakesnow's cast of TRIM's input to VARCHAR (Snowflake casts implicitly), keeping what it
+    drops: the characters to trim and the side. Upstream, RTRIM(s, ', ') becomes TRIM(s), which
+    trims spaces from both ends."""
+    trimmed = upstream(fakesnow_transforms, "trim_cast_varchar")(expression)
+    if trimmed is not expression and isinstance(trimmed, exp.Trim):
+        for key in ("expression", "position", "collation"):
+            if expression.args.get(key) is not None:
+                trimmed.set(key, expression.args[key])
+    return trimmed
 
 
 def _temp_tables(conn) -> dict[str, tuple[str, str]]:

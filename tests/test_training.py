@@ -624,9 +624,9 @@ def bad_name(name: str, value: str) -> tuple[dict, str]:
         *[
             (
                 {"table": empty},
-                r"Hyperparameter table is empty: name the training table \(e\.g\. MAINTENANCE_HUM "
-                r"or DATABASE\.SCHEMA\.MAINTENANCE_HUM\), or leave table out to use "
-                r"MAINTENANCE_HUM\.",
+                r"Hyperparameter table is empty: name the training table \(e\.g\. "
+                r"MAINTENANCE_TRAINING or DATABASE\.SCHEMA\.MAINTENANCE_TRAINING\), or leave "
+                r"table out to use MAINTENANCE_TRAINING\.",
             )
             for empty in ("", "   ")
         ],

@@ -298,17 +298,19 @@ def documented_failure_modes():
     """
     from snowflake.snowpark.functions import col, concat, iff, lit, nullif, rtrim
 
-    power_w = col("TORQUE_NM") * col("ROTATIONAL_SPEED_RPM") * lit(2 * 3.141592653589793 / 60)
-    strain = col("TOOL_WEAR_MIN") * col("TORQUE_NM")
-    strain_limit = iff(
-        col("TYPE") == lit("L"), lit(11_000), iff(col("TYPE") == lit("M"), lit(12_000), lit(13_000))
-    )
+    from .training.dataset import physics_columns
+
+    physics = physics_columns()  # the model's own power, temperature difference and strain
+    strain_limit = lit(None)
+    for quality, limit in generator.OVERSTRAIN_LIMIT_MIN_NM.items():
+        strain_limit = iff(col("TYPE") == lit(quality), lit(limit), strain_limit)
+    low_power, high_power = generator.POWER_RANGE_W
     rules = {
-        "tool wear": col("TOOL_WEAR_MIN") >= lit(200),
-        "heat dissipation": (col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K") < lit(8.6))
-        & (col("ROTATIONAL_SPEED_RPM") < lit(1380)),
-        "power": (power_w < lit(3500)) | (power_w > lit(9000)),
-        "overstrain": strain > strain_limit,
+        "tool wear": col("TOOL_WEAR_MIN") >= lit(generator.TOOL_END_OF_LIFE_MIN[0]),
+        "heat dissipation": (physics["TEMP_DIFF_K"] < lit(generator.HEAT_DISSIPATION_MAX_DIFF_K))
+        & (col("ROTATIONAL_SPEED_RPM") < lit(generator.HEAT_DISSIPATION_MAX_SPEED_RPM)),
+        "power": (physics["POWER_W"] < lit(low_power)) | (physics["POWER_W"] > lit(high_power)),
+        "overstrain": physics["STRAIN_MIN_NM"] > strain_limit,
     }
     # Snowflake's CONCAT_WS would give NULL for any NULL part: each part is a name or "".
     joined = concat(*[iff(rule, lit(f"{name}, "), lit("")) for name, rule in rules.items()])

@@ -32,6 +32,11 @@ import pandas as pd
 QUALITY_SHARES = {"L": 0.5, "M": 0.3, "H": 0.2}
 TOOL_WEAR_PER_PROCESS = {"L": 2, "M": 3, "H": 5}
 OVERSTRAIN_LIMIT_MIN_NM = {"L": 11_000, "M": 12_000, "H": 13_000}
+# The other failure rules' bounds; data.documented_failure_modes applies the same ones in Snowflake.
+TOOL_END_OF_LIFE_MIN = (200, 240)  # a tool's end of life falls in this range of wear
+HEAT_DISSIPATION_MAX_DIFF_K = 8.6  # with speed under the next bound, heat dissipation fails
+HEAT_DISSIPATION_MAX_SPEED_RPM = 1380
+POWER_RANGE_W = (3500, 9000)  # outside it, a power failure
 TOOL_FAILS_AT_END_OF_LIFE = 51 / 120
 RANDOM_FAILURE_RATE = 0.001
 
@@ -142,7 +147,7 @@ def _tool_wear(rng: np.random.Generator, quality: np.ndarray) -> tuple[np.ndarra
     longest_life = 240 // min(TOOL_WEAR_PER_PROCESS.values()) + 1
     start = 0
     while start < n:
-        limit = rng.integers(200, 241)
+        limit = rng.integers(TOOL_END_OF_LIFE_MIN[0], TOOL_END_OF_LIFE_MIN[1] + 1)
         steps = increments[start : start + longest_life - 1]
         tool = np.concatenate(([0], np.cumsum(steps)))[: min(longest_life, n - start)]
         worn = np.flatnonzero(tool >= limit)
@@ -176,8 +181,8 @@ def generate(rows: int = 10_000, seed: int = 42) -> WorkshopData:
         [quality == q for q in OVERSTRAIN_LIMIT_MIN_NM], list(OVERSTRAIN_LIMIT_MIN_NM.values())
     )
     twf = end_of_life & (rng.random(rows) < TOOL_FAILS_AT_END_OF_LIFE)
-    hdf = ((process - air) < 8.6) & (speed < 1380)
-    pwf = (power_w < 3500) | (power_w > 9000)
+    hdf = ((process - air) < HEAT_DISSIPATION_MAX_DIFF_K) & (speed < HEAT_DISSIPATION_MAX_SPEED_RPM)
+    pwf = (power_w < POWER_RANGE_W[0]) | (power_w > POWER_RANGE_W[1])
     osf = wear * torque > strain_limit
     rnf = rng.random(rows) < RANDOM_FAILURE_RATE
     failure = twf | hdf | pwf | osf | rnf

@@ -241,18 +241,26 @@ def shard(frame, rank: int, hosts: int):
     return frame.filter((abs_(hash_(col("UDI"))) % lit(hosts)) == lit(rank))
 
 
+def physics_columns() -> dict:
+    """The physics features as Snowpark expressions, by name, in PHYSICS_FEATURES order (notebook
+    05's documented failure rules compare the same expressions with the rules' bounds)."""
+    two_pi_over_60 = 2 * math.pi / 60
+    return {
+        "TYPE_CODE": iff(
+            col("TYPE") == lit("L"), lit(0.0), iff(col("TYPE") == lit("M"), lit(1.0), lit(2.0))
+        ),
+        "POWER_W": col("TORQUE_NM") * col("ROTATIONAL_SPEED_RPM") * lit(two_pi_over_60),
+        "TEMP_DIFF_K": col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K"),
+        "STRAIN_MIN_NM": col("TOOL_WEAR_MIN") * col("TORQUE_NM"),
+    }
+
+
 def feature_columns() -> list:
     """The model's features as Snowpark expressions, in MODEL_FEATURES order: the one definition
     that the `train` and `score` programs both select, so Snowflake computes them alike."""
-    two_pi_over_60 = 2 * math.pi / 60
     return [
         *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],
-        iff(
-            col("TYPE") == lit("L"), lit(0.0), iff(col("TYPE") == lit("M"), lit(1.0), lit(2.0))
-        ).alias("TYPE_CODE"),
-        (col("TORQUE_NM") * col("ROTATIONAL_SPEED_RPM") * lit(two_pi_over_60)).alias("POWER_W"),
-        (col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K")).alias("TEMP_DIFF_K"),
-        (col("TOOL_WEAR_MIN") * col("TORQUE_NM")).alias("STRAIN_MIN_NM"),
+        *[expression.alias(name) for name, expression in physics_columns().items()],
     ]
 
 

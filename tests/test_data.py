@@ -206,11 +206,11 @@ def test_the_repository_ships_the_quickstart_files_and_uses_them_offline(tmp_pat
 
 def test_a_changed_shipped_file_is_not_used(tmp_path, monkeypatch):
     """A copy that differs from the pinned file (an editor's line endings, say) is passed over."""
-    copy = tmp_path / "repository"
+    copy, shipped = tmp_path / "repository", data.shipped_quickstart()
     for source in data.SOURCE_TABLES:
         target = copy / data.SHIPPED_FOLDER / source.file
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((data.shipped_quickstart() / source.file).read_bytes())
+        target.write_bytes((shipped / source.file).read_bytes())
     monkeypatch.chdir(copy / "data")  # as a notebook in the repository's notebooks/ would be
     monkeypatch.setattr(data, "__file__", str(tmp_path / "elsewhere" / "src" / "p" / "data.py"))
     assert data.shipped_quickstart() == copy / data.SHIPPED_FOLDER

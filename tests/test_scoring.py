@@ -30,8 +30,8 @@ PREDICTIONS = "MAINTENANCE_PREDICTIONS"
 READING_COLUMNS = tuple(c for c in data.TRAINING_COLUMNS if c != "MACHINE_FAILURE")
 PREDICTION_COLUMNS = {
     "UDI": "NUMBER(38,0)",
-    "FAILURE_PROBABILITY": "FLOAT",
-    "PREDICTED_FAILURE": "BOOLEAN",
+    "PROBABILITY": "FLOAT",
+    "PREDICTED": "BOOLEAN",
     "MODEL_VERSION": "VARCHAR",
     "SCORED_AT": "TIMESTAMP_NTZ",
     "TOP_REASON": "VARCHAR",
@@ -104,10 +104,9 @@ def load_tables(database: str, cache: Path) -> None:
         "CREATE OR REPLACE TABLE LOWER_PREDICTIONS ("
         + ", ".join(f'"{name.lower()}" {kind}' for name, kind in PREDICTION_COLUMNS.items())
         + ")",
-        # A predictions table of the program before TOP_REASON, with a row of an earlier run.
-        "CREATE OR REPLACE TABLE EARLIER_PREDICTIONS ("
-        + ", ".join(f"{name} {kind}" for name, kind in list(PREDICTION_COLUMNS.items())[:-1])
-        + ")",
+        # A predictions table of an earlier layout of the program, with a row of an earlier run.
+        "CREATE OR REPLACE TABLE EARLIER_PREDICTIONS (UDI NUMBER(38,0), FAILURE_PROBABILITY "
+        "FLOAT, PREDICTED_FAILURE BOOLEAN, MODEL_VERSION VARCHAR, SCORED_AT TIMESTAMP_NTZ)",
         "INSERT INTO EARLIER_PREDICTIONS VALUES (1, 0.25, FALSE, 'earlier-job', "
         "'2026-01-01 00:00:00')",
         "CREATE OR REPLACE TABLE STRAINED_READINGS AS SELECT * FROM MAINTENANCE_READINGS",
@@ -196,16 +195,18 @@ def query(sql: str) -> list:
         session.close()
 
 
-def expected_predictions(model: Path, tmp_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expected_predictions(
+    model: Path, tmp_path: Path, table: str = data.READINGS_TABLE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's own predictions, with the features computed here from their definitions:
     the UDIs, the probabilities, and each feature's (approximate) contributions."""
     import xgboost
 
     with tarfile.open(model) as tar:
-        tar.extractall(tmp_path / "expected", filter="data")
-    booster = xgboost.Booster(model_file=str(tmp_path / "expected" / "xgboost-model.json"))
+        tar.extractall(tmp_path / f"expected-{table}", filter="data")
+    booster = xgboost.Booster(model_file=str(tmp_path / f"expected-{table}" / "xgboost-model.json"))
     session = connection.session(SECRET)
-    rows = session.table(data.READINGS_TABLE).to_pandas()
+    rows = session.table(table).to_pandas()
     session.close()
     torque, speed = rows["TORQUE_NM"].astype(float), rows["ROTATIONAL_SPEED_RPM"].astype(float)
     features = rows[list(FEATURES[:6])].astype(float)
@@ -236,9 +237,9 @@ def test_the_scores_are_the_model_s_own_predictions(model, tmp_path):
     expected = expected_scores(model, tmp_path)
     assert sorted(r["UDI"] for r in rows) == sorted(expected)  # one row per machine
     for row in rows:
-        assert row["FAILURE_PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
-        assert row["PREDICTED_FAILURE"] == (row["FAILURE_PROBABILITY"] >= 0.5)
-    flagged = sum(r["PREDICTED_FAILURE"] for r in rows)
+        assert row["PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
+        assert row["PREDICTED"] == (row["PROBABILITY"] >= 0.5)
+    flagged = sum(r["PREDICTED"] for r in rows)
     assert 0 < flagged < len(rows)
     assert len({r["SCORED_AT"] for r in rows}) == 1
     assert summary["rows_scored"] == 3000 and summary["flagged"] == flagged
@@ -284,32 +285,27 @@ def test_an_overstrained_machine_s_top_reason_is_strain(model, tmp_path):
     }
     for udi, wear, torque, _ in STRAINED:
         if wear * torque > 11_000:
-            assert rows[udi]["PREDICTED_FAILURE"], rows[udi]
+            assert rows[udi]["PREDICTED"], rows[udi]
             assert rows[udi]["TOP_REASON"] in ("STRAIN_MIN_NM", "TOOL_WEAR_MIN", "TORQUE_NM")
         else:
-            assert not rows[udi]["PREDICTED_FAILURE"], rows[udi]
+            assert not rows[udi]["PREDICTED"], rows[udi]
 
 
-def test_an_earlier_predictions_table_gains_the_top_reason_and_keeps_its_rows(model, tmp_path):
-    """A predictions table of the program before TOP_REASON: the column is added at its end."""
+def test_a_predictions_table_of_an_earlier_layout_is_refused_and_kept(model, tmp_path):
+    """A predictions table of the program's earlier layout (FAILURE_PROBABILITY, ...): one line
+    saying to drop it or name another, and its rows stay."""
     code, output, message, _ = run_score(
         tmp_path, model, "--target-table", "EARLIER_PREDICTIONS", version="after-earlier"
     )
-    assert code == 0 and message is None, output
-    session = connection.session(SECRET)
-    try:
-        assert session.table("EARLIER_PREDICTIONS").columns == list(PREDICTION_COLUMNS)
-    finally:
-        session.close()
-    counts = {
-        r[0]: (r[1], r[2])
-        for r in query(
-            "SELECT MODEL_VERSION, COUNT(*), COUNT(TOP_REASON) FROM EARLIER_PREDICTIONS "
-            "GROUP BY MODEL_VERSION"
-        )
-    }
-    assert counts["earlier-job"] == (1, 0)  # kept, with no reason: it had none
-    assert counts["after-earlier"][0] == 3000 and counts["after-earlier"][1] > 0
+    assert code == 1, output
+    assert message == (
+        "Table EARLIER_PREDICTIONS exists with columns UDI, FAILURE_PROBABILITY, "
+        "PREDICTED_FAILURE, MODEL_VERSION, SCORED_AT, not UDI, PROBABILITY, PREDICTED, "
+        "MODEL_VERSION, SCORED_AT, TOP_REASON: drop it, or name another --target-table."
+    )
+    assert query("SELECT MODEL_VERSION, COUNT(*) FROM EARLIER_PREDICTIONS GROUP BY 1") == [
+        ("earlier-job", 1)
+    ]
 
 
 def test_readings_with_quoted_lower_case_columns_score_the_same(model, tmp_path):
@@ -324,28 +320,25 @@ def test_readings_with_quoted_lower_case_columns_score_the_same(model, tmp_path)
     expected = expected_scores(model, tmp_path)
     assert sorted(r["UDI"] for r in rows) == sorted(expected)
     for row in rows:
-        assert row["FAILURE_PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
+        assert row["PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
     assert summary["rows_scored"] == 3000
 
 
-def test_readings_with_nulls_are_refused_as_training_refuses_them(model, tmp_path):
-    """Round 3, case 7: the model never saw a missing reading; the line is training's."""
+def test_readings_with_nulls_are_scored_as_missing_values(model, tmp_path):
+    """A NULL reading is a missing value, as training reads it: the row is scored, with the
+    model's own prediction for a missing value."""
     code, output, message, summary = run_score(
         tmp_path, model, "--source-table", "NULL_READINGS", version="null-readings"
     )
-    assert code == 1, output
-    assert re.fullmatch(
-        r"Table NULL_READINGS has NULLs in ([\d,]+) of 3,000 rows \(TORQUE_NM in \1\): fill or "
-        r"remove those rows \(e\.g\. DELETE FROM NULL_READINGS WHERE TORQUE_NM IS NULL\), or "
-        r"rebuild the table with notebook 05\.",
-        message,
-    ), message
-    nulls = query("SELECT COUNT(*) FROM NULL_READINGS WHERE TORQUE_NM IS NULL")[0][0]
-    assert message.startswith(f"Table NULL_READINGS has NULLs in {nulls:,} of")
-    assert output.strip().splitlines()[-1] == f"[score] failed: {message}"
-    assert summary is None
-    written = query(f"SELECT COUNT(*) FROM {PREDICTIONS} WHERE MODEL_VERSION = 'null-readings'")
-    assert written[0][0] == 0
+    assert code == 0 and message is None, output
+    assert summary["rows_scored"] == 3000
+    udis, probabilities, _ = expected_predictions(model, tmp_path, "NULL_READINGS")
+    expected = dict(zip(udis, probabilities, strict=True))
+    rows = query(f"SELECT * FROM {PREDICTIONS} WHERE MODEL_VERSION = 'null-readings'")
+    nulls = {r[0] for r in query("SELECT UDI FROM NULL_READINGS WHERE TORQUE_NM IS NULL")}
+    assert nulls and {r["UDI"] for r in rows} >= nulls
+    for row in rows:
+        assert row["PROBABILITY"] == pytest.approx(expected[row["UDI"]], abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -374,10 +367,9 @@ def test_readings_with_nulls_are_refused_as_training_refuses_them(model, tmp_pat
         ),
         (  # round 3, case 2: the INSERT's UDI would not find "udi"
             ("--target-table", "LOWER_PREDICTIONS"),
-            r'Table LOWER_PREDICTIONS exists with columns "udi", "failure_probability", '
-            r'"predicted_failure", "model_version", "scored_at", "top_reason", not UDI, '
-            r"FAILURE_PROBABILITY, PREDICTED_FAILURE, MODEL_VERSION, SCORED_AT, TOP_REASON: drop "
-            r"it, or name another --target-table\.",
+            r"Table LOWER_PREDICTIONS exists with columns udi, probability, predicted, "
+            r"model_version, scored_at, top_reason, not UDI, PROBABILITY, PREDICTED, "
+            r"MODEL_VERSION, SCORED_AT, TOP_REASON: drop it, or name another --target-table\.",
         ),
     ],
 )
@@ -451,10 +443,12 @@ def garbage_archive(tmp_path: Path) -> Path:
 
 
 def unknown_feature_model(tmp_path: Path) -> Path:
-    """A model archive whose XGBoost model needs a feature the program does not compute."""
+    """A model archive whose model reads a column the readings do not have."""
     import xgboost
 
-    names = [*FEATURES[:-1], "VIBRATION_MM_S"]
+    from sagemaker_snowpark.training import features
+
+    names = [*FEATURES[:6], "VIBRATION_MM_S"]  # the readings, and one the table lacks
     rng = np.random.default_rng(0)
     matrix = xgboost.DMatrix(
         rng.random((50, len(names))), rng.random(50) > 0.5, feature_names=names
@@ -469,6 +463,15 @@ def unknown_feature_model(tmp_path: Path) -> Path:
         "models": {"xgboost_physics_features": {"features": names}},
     }
     (folder / "metrics.json").write_text(json.dumps(metrics))
+    definition = features.Definition(
+        "columns",
+        "MACHINE_FAILURE",
+        "number",
+        "UDI",
+        tuple(features.Feature(name, name, "number") for name in names),
+        tuple(names),
+    )
+    (folder / "features.json").write_text(definition.to_json())
     archive = tmp_path / "unknown.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for item in folder.iterdir():
@@ -481,11 +484,15 @@ def unknown_feature_model(tmp_path: Path) -> Path:
     [
         ("no model", (), "No model at "),
         ("garbage model", (), "model.tar.gz is not a model of the training program"),
-        ("unknown feature", (), "The model needs feature(s) "),
+        ("unknown feature", (), "Table MAINTENANCE_READINGS has no column 'VIBRATION_MM_S' (a "),
         ("model", ("--source-table", "NO_SUCH_TABLE"), "Table NO_SUCH_TABLE does not exist"),
         ("model", ("--source-table", "NO_TORQUE"), "Table NO_TORQUE has no column TORQUE_NM"),
         ("model", ("--source-table", "EMPTY_READINGS"), "Table EMPTY_READINGS is empty"),
-        ("model", ("--source-table", "TWICE"), "Table TWICE has 6,000 rows for 3,000 machines"),
+        (
+            "model",
+            ("--source-table", "TWICE"),
+            'Table TWICE has 6,000 rows for 3,000 values of "UDI"',
+        ),
         (
             "model",
             ("--target-table", "NO_SUCH_DB.PUBLIC.PREDICTIONS"),

@@ -22,15 +22,18 @@ import boto3
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
+from snowflake.snowpark.functions import col
 
 from sagemaker_snowpark import connection, data, keypair
 from sagemaker_snowpark.errors import TutorialError
+from sagemaker_snowpark.training import features
 from sagemaker_snowpark.training.contract import parse_hyperparameters, tree
 from sagemaker_snowpark.training.metrics import ScoreCounts
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "training_container" / "train"
 SECRET = "tests/training"
+PHYSICS = features.physics("MACHINE_FAILURE", "UDI")  # the lesson's feature set
 DATABASE = "TRAINING_TESTS"
 HUM_COLUMNS = data.TRAINING_COLUMNS
 # The program's default table, MAINTENANCE_TRAINING: notebook 03 holds every fifth of the 6,000
@@ -105,7 +108,7 @@ def training_tables(tmp_path_factory):
     from sagemaker_snowpark.training import dataset
 
     table = session.table("MAINTENANCE_HUM")
-    held_out = dataset.is_validation(0.25, 123)
+    held_out = dataset.is_validation([col("UDI")], 0.25, 123)
     picked = {}
     for failure in (0, 1):
         for validation in (False, True):
@@ -183,6 +186,7 @@ def test_the_program_trains_both_models_and_writes_the_contract(training_tables,
     assert failure is None
     assert sorted(p.name for p in (root / "model").iterdir()) == [
         "baseline-logistic-regression.pkl",
+        "features.json",
         "metrics.json",
         "xgboost-model.json",
     ]
@@ -209,7 +213,7 @@ def test_the_program_trains_both_models_and_writes_the_contract(training_tables,
     booster = xgboost.Booster(model_file=str(root / "model" / "xgboost-model.json"))
     assert booster.num_boosted_rounds() == 60
     with open(root / "model" / "baseline-logistic-regression.pkl", "rb") as handle:
-        assert pickle.load(handle).coef_.shape == (1, 6)
+        assert pickle.load(handle)[-1].coef_.shape == (1, 6)  # imputer, then the regression
 
 
 @pytest.mark.parametrize(
@@ -224,8 +228,11 @@ def test_the_program_trains_both_models_and_writes_the_contract(training_tables,
             {"schema": "NO_SUCH_SCHEMA"},
             f"The Snowflake session has no current schema (schema {DATABASE}.NO_SUCH_SCHEMA",
         ),
-        ({"table": "EMPTY_TABLE"}, "Table EMPTY_TABLE is empty: load it with notebook 03."),
-        ({"table": "ONE_CLASS"}, "Table ONE_CLASS has labels of a single class (no failures"),
+        (
+            {"table": "EMPTY_TABLE"},
+            "Table EMPTY_TABLE has no rows: load rows into it (notebook 03).",
+        ),
+        ({"table": "ONE_CLASS"}, "Table ONE_CLASS has labels of a single class (every label 0"),
         ({"table": "NO_TORQUE"}, "Table NO_TORQUE has no column TORQUE_NM: rebuild it"),
         ({"table": "TEXT_TORQUE"}, "Column TORQUE_NM of TEXT_TORQUE is StringType"),
         ({"secret_name": "tests/no-such-secret"}, "Secret tests/no-such-secret does not exist"),
@@ -458,6 +465,7 @@ def test_a_job_runs_the_training_image_end_to_end(
     metrics = json.loads(model["metrics.json"])
     assert sorted(model) == [
         "baseline-logistic-regression.pkl",
+        "features.json",
         "metrics.json",
         "xgboost-model.json",
     ]
@@ -465,6 +473,8 @@ def test_a_job_runs_the_training_image_end_to_end(
 
 
 def test_shards_partition_the_table(training_tables):
+    from snowflake.snowpark.functions import col
+
     from sagemaker_snowpark.training import dataset
 
     session = connection.session(SECRET)
@@ -473,7 +483,10 @@ def test_shards_partition_the_table(training_tables):
         every = {r.UDI for r in table.select("UDI").collect()}
         for hosts in (2, 3):
             shards = [
-                {r.UDI for r in dataset.shard(table, rank, hosts).select("UDI").collect()}
+                {
+                    r.UDI
+                    for r in dataset.shard(table, [col("UDI")], rank, hosts).select("UDI").collect()
+                }
                 for rank in range(hosts)
             ]
             assert set.union(*shards) == every  # every row in a shard
@@ -527,11 +540,11 @@ def test_two_hosts_with_bad_data_end_together_with_the_cause(
     training_tables, training_image, bucket, role_arn
 ):
     """Row 5: every host checks the whole table first, so all stop at once with one reason."""
-    job = run_job(training_image, bucket, role_arn, "two-hosts-nulls", 2, 20, table="NULL_TORQUE")
+    job = run_job(training_image, bucket, role_arn, "two-hosts-labels", 2, 20, table="BAD_LABEL")
     assert job["TrainingJobStatus"] == "Failed"
     assert re.fullmatch(
-        r"AlgorithmError: Table NULL_TORQUE has NULLs in [\d,]+ of 6,000 rows \(TORQUE_NM in "
-        r"[\d,]+\): fill or remove those rows .*",
+        r'AlgorithmError: Label "MACHINE_FAILURE" of BAD_LABEL is not binary: [\d,]+ of 6,000 '
+        r"rows hold another value than 0 or 1 .*",
         job["FailureReason"],
     ), job["FailureReason"]
     assert job["TrainingTimeInSeconds"] < 40  # not the 30 s SIGKILL after a host hangs
@@ -552,7 +565,7 @@ def test_two_hosts_with_bad_data_end_together_with_the_cause(
         last_lines.append(lines[-1])
     # Each host ends with the cause, unless the other failed first and SageMaker stopped it before
     # it reached the check (a host slow to sign in, on a loaded machine): never anything else.
-    failed = [line for line in last_lines if line.startswith("[train] failed: Table NULL_TORQUE")]
+    failed = [line for line in last_lines if line.startswith('[train] failed: Label "MACHINE')]
     stopped = [line for line in last_lines if line.startswith("[train] stopped: Stopped by")]
     assert failed and len(failed) + len(stopped) == 2, last_lines
 
@@ -584,19 +597,9 @@ def bad_name(name: str, value: str) -> tuple[dict, str]:
     [
         (  # row 1
             {"table": "BAD_LABEL"},
-            r"Table BAD_LABEL has [\d,]+ of 6,000 rows whose MACHINE_FAILURE is not 0 or 1 "
-            r"\(values 2\): the label must be 0 \(no failure\) or 1 \(failure\); fix those rows, "
-            r"or rebuild the table with notebook 03\.",
-        ),
-        (  # row 4, a feature
-            {"table": "NULL_TORQUE"},
-            r"Table NULL_TORQUE has NULLs in ([\d,]+) of 6,000 rows \(TORQUE_NM in \1\): fill or "
-            r"remove those rows \(e\.g\. DELETE FROM NULL_TORQUE WHERE TORQUE_NM IS NULL\), or "
-            r"rebuild the table with notebook 03\.",
-        ),
-        (  # row 4, the label
-            {"table": "NULL_LABEL"},
-            r"Table NULL_LABEL has NULLs in ([\d,]+) of 6,000 rows \(MACHINE_FAILURE in \1\): .*",
+            r'Label "MACHINE_FAILURE" of BAD_LABEL is not binary: [\d,]+ of 6,000 rows hold '
+            r"another value than 0 or 1 \(e\.g\. '2'\); make it two-valued \(e\.g\. "
+            r"IFF\(\.\.\. , 1, 0\)\) or name another label\.",
         ),
         # row 11: names that are not identifiers never reach SQL
         bad_name("table", "MAINTENANCE_HUM; DROP TABLE X"),
@@ -630,13 +633,6 @@ def bad_name(name: str, value: str) -> tuple[dict, str]:
             )
             for empty in ("", "   ")
         ],
-        # Round 3, case 2: NULLs in a column created in quotes: the example names it so.
-        (
-            {"table": "LOWER_NULL_TORQUE"},
-            r"Table LOWER_NULL_TORQUE has NULLs in ([\d,]+) of 6,000 rows \(TORQUE_NM in \1\): "
-            r'fill or remove those rows \(e\.g\. DELETE FROM LOWER_NULL_TORQUE WHERE "torque_nm" '
-            r"IS NULL\), or rebuild the table with notebook 03\.",
-        ),
         # row 12
         (
             {"region": "us east 1"},
@@ -650,6 +646,32 @@ def test_bad_data_and_names_end_in_one_line(training_tables, tmp_path, hyperpara
     code, output, failure, root = run_program(tmp_path, hyperparameters)
     assert_clean_failure(code, output, failure, pattern)
     assert not any((root / "model").iterdir())
+
+
+@pytest.mark.parametrize("table", ["NULL_TORQUE", "LOWER_NULL_TORQUE"])
+def test_null_readings_are_missing_values_to_xgboost(training_tables, tmp_path, table):
+    """A NULL reading is a missing value: XGBoost learns where such rows go, the baseline takes
+    the feature's mean; every row is read and the model is as good as on the full table."""
+    code, output, failure, root = run_program(tmp_path, {"table": table})
+    assert code == 0 and failure is None, output
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000
+    assert metrics["models"]["xgboost_physics_features"]["roc_auc"] >= 0.95
+    assert metrics["models"]["baseline_logistic_regression"]["roc_auc"] is not None
+
+
+def test_rows_with_a_null_label_are_dropped_and_counted_in_the_log(training_tables, tmp_path):
+    code, output, failure, root = run_program(tmp_path, {"table": "NULL_LABEL"})
+    assert code == 0 and failure is None, output
+    session = connection.session(SECRET)
+    try:
+        nulls = session.table("NULL_LABEL").filter(col("MACHINE_FAILURE").is_null()).count()
+    finally:
+        session.close()
+    assert nulls > 0
+    assert f'dropped {nulls:,} of 6,000 rows whose label "MACHINE_FAILURE" is NULL' in output
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000 - nulls
 
 
 def test_a_hostile_table_name_drops_nothing(training_tables, tmp_path):
@@ -674,7 +696,9 @@ def test_a_table_with_quoted_lower_case_names_trains(training_tables, tmp_path):
     metrics = json.loads((root / "model" / "metrics.json").read_text())
     session = connection.session(SECRET)
     try:
-        held_out = session.table("MAINTENANCE_HUM").filter(dataset.is_validation(0.25, 123))
+        held_out = session.table("MAINTENANCE_HUM").filter(
+            dataset.is_validation([col("UDI")], 0.25, 123)
+        )
         validation_rows = held_out.count()
     finally:
         session.close()
@@ -1095,8 +1119,8 @@ class _Frame:
 
         from sagemaker_snowpark.training import dataset
 
-        columns = {name: np.ones(rows) for name in dataset.MODEL_FEATURES}
-        columns[dataset.LABEL] = np.arange(rows) % 2
+        columns = {f"F_{i}": np.ones(rows) for i in range(len(PHYSICS.features))}
+        columns[dataset.LABEL_ALIAS] = np.arange(rows) % 2
         columns[dataset.SPLIT] = np.arange(rows) % 4 == 0
         self.batch = pd.DataFrame(columns)
 
@@ -1113,7 +1137,7 @@ def test_a_full_scratch_disk_names_the_folder_the_space_and_the_fix(tmp_path, mo
 
     monkeypatch.setattr(dataset.np, "savez", savez)
     with pytest.raises(TutorialError) as raised:
-        dataset.fetch(_Frame(100), tmp_path / "batches", 2_000_000, 1000, 1)
+        dataset.fetch(_Frame(100), PHYSICS, tmp_path / "batches", 2_000_000, 1000, 1)
     assert str(raised.value).startswith(
         f"No space left on the device of {tmp_path / 'batches'} (No space left on device) for the "
         "table's batches and XGBoost's pages: about 122 MB are needed there"

@@ -69,6 +69,12 @@ PARAMETERS = {
     "region": Parameter(str, "", help="the secret's AWS Region; empty: the job's Region"),
     "snowflake_account": Parameter(str, "", help="account for workload identity (no secret)"),
     "table": Parameter(str, "MAINTENANCE_TRAINING", help="the training table"),
+    "feature_set": Parameter(
+        str, "physics", help="physics (the lesson's features) or columns (the table's own)"
+    ),
+    "label": Parameter(str, "MACHINE_FAILURE", help="the label column (0/1, boolean, yes/no)"),
+    "id": Parameter(str, "UDI", help="the column that identifies a row; empty: none"),
+    "features": Parameter(str, "", help="feature columns, A, B, C; empty: every other column"),
     "database": Parameter(str, "", help="overrides the secret's database; neither: HOL_DB"),
     "schema": Parameter(str, "", help="overrides the secret's schema; neither: PUBLIC"),
     "warehouse": Parameter(str, "", help="overrides the secret's warehouse; neither: HOL_WH"),
@@ -124,6 +130,13 @@ def parse_hyperparameters(raw: dict) -> dict:
                 f"{parameter.high:g} ({parameter.help})."
             )
         values[name] = value
+    if values["feature_set"] not in ("physics", "columns"):
+        raise TutorialError(
+            f"Hyperparameter feature_set={cut(values['feature_set'])!r} is not physics or "
+            f"columns ({PARAMETERS['feature_set'].help})."
+        )
+    if values["feature_set"] == "columns" and not values["label"]:
+        raise TutorialError("Hyperparameter label is empty: name the column the model predicts.")
     check_names(values)
     check_region(values["region"] or None, "Hyperparameter region")
     return values

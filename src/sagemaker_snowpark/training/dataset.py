@@ -1,9 +1,11 @@
-"""The training data: checked and featurised in Snowflake, streamed in batches to local files.
+"""The training data: featurised in Snowflake, streamed in batches to local files.
 
-The features are Snowpark expressions, so Snowflake computes them; the train/validation split and
-the multi-host shard are computed there too, from a hash of UDI. The program then reads the result
-batch by batch (`to_pandas_batches`), keeps each batch as compact float32 arrays in a local folder,
-and lets it go: memory holds one batch at a time, never the table.
+A features.Definition says what the model reads (the lesson's physics features, or a table's own
+columns); its Snowpark expressions make Snowflake compute the features, and the train/validation
+split and the multi-host shard are computed there too, from a hash of the id (or of the whole row
+when the table has none). The program then reads the result batch by batch
+(`to_pandas_batches`), keeps each batch as compact float32 arrays in a local folder, and lets it
+go: memory holds one batch at a time, never the table.
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ from pathlib import Path
 import numpy as np
 from snowflake.snowpark.exceptions import SnowparkSQLException
 from snowflake.snowpark.functions import abs as abs_
-from snowflake.snowpark.functions import col, iff, lit
-from snowflake.snowpark.functions import count as count_
+from snowflake.snowpark.functions import col, lit, when
 from snowflake.snowpark.functions import hash as hash_
-from snowflake.snowpark.functions import max as max_
-from snowflake.snowpark.functions import min as min_
-from snowflake.snowpark.functions import sum as sum_
 from snowflake.snowpark.types import StringType, _NumericType
 
 from ..connection import HYPERPARAMETERS, Settings
@@ -46,6 +44,7 @@ NUMERIC_FEATURES = (
 PHYSICS_FEATURES = ("TYPE_CODE", "POWER_W", "TEMP_DIFF_K", "STRAIN_MIN_NM")
 MODEL_FEATURES = NUMERIC_FEATURES + PHYSICS_FEATURES
 SPLIT = "IS_VALIDATION"
+LABEL_ALIAS = "LABEL_"  # the label's column in the batches, whatever the table calls it
 _SPLIT_BUCKETS = 10_000
 # Scratch space a row takes: its float32 batch row (44 bytes) plus XGBoost's quantised pages.
 SCRATCH_BYTES_PER_ROW = 64
@@ -106,17 +105,30 @@ def check_table(
     """The table, after checking it exists and has the expected columns (the label too when
     `label`), each found by resolve_columns. The errors say to rebuild it with `made_by`, or to
     set `setting` (and the database and schema) the way the learner sets them (`settings`)."""
-    source = session.table(table)
-    try:
-        schema = source.schema
-    except SnowparkSQLException as error:
-        if "does not exist" in str(error) or "not authorized" in str(error):
-            raise missing_table(table, made_by, settings, setting) from None
-        raise
+    source = open_table(session, table, made_by, settings, setting)
+    schema = source.schema
     identifiers = resolve_columns(schema, table, expected_columns(label), made_by)
     # The program's names from here on: the table's own ones only in this projection.
     frame = source.select(*[col(ident).alias(name) for name, ident in identifiers.items()])
     return Table(table, frame, identifiers, made_by)
+
+
+def open_table(
+    session,
+    table: str,
+    made_by: str = "notebook 03",
+    settings: Settings = HYPERPARAMETERS,
+    setting: str = "table",
+):
+    """The table as a Snowpark DataFrame, after checking that Snowflake finds it (its schema)."""
+    source = session.table(table)
+    try:
+        source.schema  # noqa: B018 - asks Snowflake, once; Snowpark keeps the answer
+    except SnowparkSQLException as error:
+        if "does not exist" in str(error) or "not authorized" in str(error):
+            raise missing_table(table, made_by, settings, setting) from None
+        raise
+    return source
 
 
 def missing_table(table: str, made_by: str, settings: Settings, setting: str) -> TutorialError:
@@ -168,77 +180,12 @@ def resolve_columns(schema, table: str, expected: dict[str, type], made_by: str)
     return identifiers
 
 
-@dataclass(frozen=True)
-class ValueCounts:
-    """What check_values found: rows, rows with a NULL (per column), labels that are not 0/1."""
-
-    rows: int
-    rows_with_nulls: int
-    nulls: dict[str, int]
-    bad_labels: int = 0
-    bad_label_range: tuple[float, float] | None = None
-
-
-def count_values(frame, columns, label: str | None = None) -> ValueCounts:
-    """Rows, NULLs per column and labels other than 0 and 1, counted in Snowflake in ONE query."""
-    columns = list(columns) + ([label] if label else [])
-    any_null = col(columns[0]).is_null()
-    for name in columns[1:]:
-        any_null = any_null | col(name).is_null()
-    measures = [count_(lit(1)).alias("ROWS"), sum_(iff(any_null, lit(1), lit(0))).alias("ANY")]
-    measures += [
-        sum_(iff(col(name).is_null(), lit(1), lit(0))).alias(f"N{i}")
-        for i, name in enumerate(columns)
-    ]
-    if label:
-        bad = col(label).is_not_null() & ~col(label).isin(lit(0), lit(1))
-        measures += [
-            sum_(iff(bad, lit(1), lit(0))).alias("BAD"),
-            min_(iff(bad, col(label), lit(None))).alias("BAD_MIN"),
-            max_(iff(bad, col(label), lit(None))).alias("BAD_MAX"),
-        ]
-    row = frame.select(*measures).collect()[0]
-    values = list(row)
-    nulls = {name: int(values[2 + i] or 0) for i, name in enumerate(columns)}
-    found = ValueCounts(int(values[0] or 0), int(values[1] or 0), nulls)
-    if label and values[2 + len(columns)]:
-        low, high = (float(v) for v in values[3 + len(columns) :])
-        found = ValueCounts(found.rows, found.rows_with_nulls, nulls, int(values[-3]), (low, high))
-    return found
-
-
-def check_values(table: Table, columns, label: str | None = None) -> int:
-    """The table's row count, after checking in Snowflake (one query) that no column the model
-    reads holds NULL and that the label, if any, is 0 or 1; each problem is one line saying how
-    many rows are affected and how to fix them.
-
-    Training and scoring both refuse NULLs, with the same line: the model never saw a missing
-    reading, so it could not score one (and a NULL TYPE would pass for type H)."""
-    found = count_values(table.frame, columns, label)
-    if found.rows_with_nulls:
-        where = ", ".join(f"{name} in {n:,}" for name, n in found.nulls.items() if n)
-        first = next(name for name, n in found.nulls.items() if n)
-        raise TutorialError(
-            f"Table {table.shown} has NULLs in {found.rows_with_nulls:,} of {found.rows:,} rows "
-            f"({where}): fill or remove those rows (e.g. DELETE FROM {table.shown} WHERE "
-            f"{table.identifiers[first]} IS NULL), or rebuild the table with {table.made_by}."
-        )
-    if found.bad_labels:
-        low, high = found.bad_label_range
-        seen = f"{low:g}" if low == high else f"{low:g} to {high:g}"
-        raise TutorialError(
-            f"Table {table.shown} has {found.bad_labels:,} of {found.rows:,} rows whose {label} "
-            f"is not 0 or 1 (values {seen}): the label must be 0 (no failure) or 1 (failure); "
-            f"fix those rows, or rebuild the table with {table.made_by}."
-        )
-    return found.rows
-
-
-def shard(frame, rank: int, hosts: int):
-    """The rows of one host out of `hosts`: the hash of UDI puts each row in exactly one shard."""
+def shard(frame, key: list, rank: int, hosts: int):
+    """The rows of one host out of `hosts`: the hash of the key (the id, or the whole row) puts
+    each row in exactly one shard."""
     if hosts == 1:
         return frame
-    return frame.filter((abs_(hash_(col("UDI"))) % lit(hosts)) == lit(rank))
+    return frame.filter((abs_(hash_(*key)) % lit(hosts)) == lit(rank))
 
 
 def physics_columns() -> dict:
@@ -246,37 +193,42 @@ def physics_columns() -> dict:
     05's documented failure rules compare the same expressions with the rules' bounds)."""
     two_pi_over_60 = 2 * math.pi / 60
     return {
-        "TYPE_CODE": iff(
-            col("TYPE") == lit("L"), lit(0.0), iff(col("TYPE") == lit("M"), lit(1.0), lit(2.0))
-        ),
+        # L, M, H: the product's quality; a NULL or unknown type is missing.
+        "TYPE_CODE": when(col("TYPE") == lit("L"), lit(0.0))
+        .when(col("TYPE") == lit("M"), lit(1.0))
+        .when(col("TYPE") == lit("H"), lit(2.0))
+        .otherwise(lit(None)),
         "POWER_W": col("TORQUE_NM") * col("ROTATIONAL_SPEED_RPM") * lit(two_pi_over_60),
         "TEMP_DIFF_K": col("PROCESS_TEMPERATURE") - col("AIR_TEMPERATURE_K"),
         "STRAIN_MIN_NM": col("TOOL_WEAR_MIN") * col("TORQUE_NM"),
     }
 
 
-def feature_columns() -> list:
-    """The model's features as Snowpark expressions, in MODEL_FEATURES order: the one definition
-    that the `train` and `score` programs both select, so Snowflake computes them alike."""
-    return [
-        *[col(name).cast("double").alias(name) for name in NUMERIC_FEATURES],
-        *[expression.alias(name) for name, expression in physics_columns().items()],
-    ]
-
-
-def featurised(frame, validation_fraction: float, split_seed: int, rank: int = 0, hosts: int = 1):
-    """Features, label and split flag, computed in Snowflake; one host's shard when hosts > 1."""
-    frame = shard(frame, rank, hosts)
+def featurised(
+    frame,
+    definition,
+    columns: list[str],
+    validation_fraction: float,
+    split_seed: int,
+    rank: int = 0,
+    hosts: int = 1,
+):
+    """Features (F_0, F_1, ...), label and split flag, computed in Snowflake by `definition`
+    (features.Definition) on `frame`, whose stored column names are `columns`; rows without a
+    label left out; one host's shard when hosts > 1."""
+    key = definition.row_key(columns)
+    label = definition.label_expression()
+    frame = shard(frame.filter(label.is_not_null()), key, rank, hosts)
     return frame.select(
-        *feature_columns(),
-        col(LABEL).cast("double").alias(LABEL),
-        is_validation(validation_fraction, split_seed).alias(SPLIT),
+        *definition.feature_expressions(),
+        label.alias(LABEL_ALIAS),
+        is_validation(key, validation_fraction, split_seed).alias(SPLIT),
     )
 
 
-def is_validation(validation_fraction: float, split_seed: int):
-    """True for the rows of the validation split: a hash of UDI, the same on every host."""
-    bucket = abs_(hash_(col("UDI"), lit(split_seed))) % lit(_SPLIT_BUCKETS)
+def is_validation(key: list, validation_fraction: float, split_seed: int):
+    """True for the rows of the validation split: a hash of the key, the same on every host."""
+    bucket = abs_(hash_(*key, lit(split_seed))) % lit(_SPLIT_BUCKETS)
     return bucket < lit(int(validation_fraction * _SPLIT_BUCKETS))
 
 
@@ -348,6 +300,7 @@ def stalled_message(rows: int, expected: int, cause: str, bound: str | None = No
 
 def fetch(
     frame,
+    definition,
     folder: Path,
     expected_rows: int,
     baseline_max_rows: int,
@@ -367,7 +320,8 @@ def fetch(
     # Bernoulli sampling keeps the baseline's sample near baseline_max_rows whatever the size.
     keep = min(1.0, baseline_max_rows / max(1, expected_rows))
     sample_x, sample_y, batches, rows = [], [], 0, 0
-    numeric = [MODEL_FEATURES.index(name) for name in NUMERIC_FEATURES]
+    features = [f"F_{i}" for i in range(len(definition.features))]
+    baseline = definition.baseline_indices
     needed = expected_rows * SCRATCH_BYTES_PER_ROW
     try:
         train.folder.mkdir(parents=True)
@@ -375,13 +329,13 @@ def fetch(
         for batch in frame.to_pandas_batches():
             batches += 1
             rows += len(batch)
-            x = batch[list(MODEL_FEATURES)].to_numpy(dtype=np.float32)
-            y = batch[LABEL].to_numpy(dtype=np.float32)
+            x = batch[features].to_numpy(dtype=np.float32, na_value=np.nan)
+            y = batch[LABEL_ALIAS].to_numpy(dtype=np.float32)
             held_out = batch[SPLIT].to_numpy(dtype=bool)
             train.save(x[~held_out], y[~held_out])
             validation.save(x[held_out], y[held_out])
             chosen = rng.random(int((~held_out).sum())) < keep
-            sample_x.append(x[~held_out][chosen][:, numeric])
+            sample_x.append(x[~held_out][chosen][:, baseline])
             sample_y.append(y[~held_out][chosen])
             del batch, x, y
             progress(rows)
@@ -394,7 +348,7 @@ def fetch(
             what = "the table's batches and XGBoost's pages"
             raise disk_error(error, folder, needed, what) from None
         raise
-    empty_x = np.zeros((0, len(NUMERIC_FEATURES)), dtype=np.float32)
+    empty_x = np.zeros((0, len(baseline)), dtype=np.float32)
     return Fetched(
         train,
         validation,

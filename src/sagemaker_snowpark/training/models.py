@@ -1,8 +1,9 @@
 """The two models of the training program, and the trained model the scoring program loads.
 
-- the baseline of the 2023 sample: scikit-learn LogisticRegression on the six numeric columns,
-  unscaled, on a uniform sample of at most `baseline_max_rows` training rows (`train_baseline`);
-- the tutorial's model: XGBoost on the numeric columns plus physics features, built from the
+- the baseline of the 2023 sample: scikit-learn LogisticRegression on the six numeric columns
+  (on a table's own columns: on all its features, a NULL taking its feature's mean), unscaled,
+  on a uniform sample of at most `baseline_max_rows` training rows (`train_baseline`);
+- the tutorial's model: XGBoost on the features (the physics set, or the table's), built from the
   batch files through a DataIter into a QuantileDMatrix (`quantile_matrix`: external memory on
   one host, its quantised pages waiting on local disk), so the data's memory follows the batch
   size, not the table (XGBoost's own training state still takes about 40 bytes a training row).
@@ -29,11 +30,14 @@ import numpy as np
 from ..errors import TutorialError, cut
 from . import dataset
 from .contract import Hosts, disk_error, print_line
+from .features import Definition
 from .job import Phases, log
 from .metrics import ScoreCounts
 
 BASELINE = "baseline_logistic_regression"
-MODEL = "xgboost_physics_features"
+# The XGBoost model's name in metrics.json, by its feature set (features.FEATURE_SETS).
+MODELS = {"physics": "xgboost_physics_features", "columns": "xgboost_table_columns"}
+MODEL = MODELS["physics"]
 # Fewer validation rows of a class than this make its metrics noise: the log says so.
 MIN_VALIDATION_ROWS_PER_CLASS = 50
 
@@ -66,10 +70,10 @@ def count_rows(fetched: dataset.Fetched, communicator, table: str) -> Rows:
     if train_rows == 0:
         raise TutorialError(f"Table {table} is empty: load it with notebook 03.")
     if positives in (0, train_rows):
-        label = "all failures" if positives else "no failures"
+        label = "every label 1" if positives else "every label 0"
         raise TutorialError(
             f"Table {table} has labels of a single class ({label} in {train_rows:,} training "
-            "rows): a classifier needs both; load the full data with notebook 03."
+            "rows): a classifier needs both; load rows of both classes."
         )
     if validation_rows == 0:
         raise TutorialError(
@@ -90,9 +94,16 @@ def count_rows(fetched: dataset.Fetched, communicator, table: str) -> Rows:
 
 def _fit_baseline(x: np.ndarray, y: np.ndarray, seed: int):
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
 
-    model = LogisticRegression(random_state=seed)  # as the 2023 sample: defaults, unscaled
+    # As the 2023 sample: defaults, unscaled. A missing value (NULL) takes its feature's mean,
+    # which leaves a table without NULLs (the workshop's) exactly as the 2023 sample had it.
+    model = make_pipeline(
+        SimpleImputer(strategy="mean", keep_empty_features=True),
+        LogisticRegression(random_state=seed),
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(x, y)
@@ -118,7 +129,9 @@ def train_baseline(fetched: dataset.Fetched, communicator, hosts: Hosts, seed: i
     return communicator.broadcast(model, 0)
 
 
-def quantile_matrix(train_files: dataset.BatchFiles, max_bin: int, cache: Path, hosts: int = 1):
+def quantile_matrix(
+    train_files: dataset.BatchFiles, names: list[str], max_bin: int, cache: Path, hosts: int = 1
+):
     """XGBoost's training matrix, built from the batch files read batch by batch.
 
     On one host the quantised data waits on disk (`cache`) as external memory. With several, it
@@ -142,7 +155,7 @@ def quantile_matrix(train_files: dataset.BatchFiles, max_bin: int, cache: Path, 
                 x, y = next(self._iterator)
             except StopIteration:
                 return False
-            input_data(data=x, label=y, feature_names=list(dataset.MODEL_FEATURES))
+            input_data(data=x, label=y, feature_names=list(names))
             return True
 
         def reset(self) -> None:
@@ -164,16 +177,22 @@ def quantile_matrix(train_files: dataset.BatchFiles, max_bin: int, cache: Path, 
 
 
 def evaluate(
-    validation: dataset.BatchFiles, baseline, booster, threshold: float, communicator=None
+    validation: dataset.BatchFiles,
+    definition: Definition,
+    baseline,
+    booster,
+    threshold: float,
+    communicator=None,
 ) -> dict[str, ScoreCounts]:
     """Both models' scores on the validation split, counted; summed over the hosts."""
-    numeric = [dataset.MODEL_FEATURES.index(name) for name in dataset.NUMERIC_FEATURES]
-    counts = {BASELINE: ScoreCounts(threshold), MODEL: ScoreCounts(threshold)}
+    columns = definition.baseline_indices
+    model = MODELS[definition.feature_set]
+    counts = {BASELINE: ScoreCounts(threshold), model: ScoreCounts(threshold)}
     for x, y in validation:
-        counts[BASELINE].add(baseline.predict_proba(x[:, numeric])[:, 1], y)
+        counts[BASELINE].add(baseline.predict_proba(x[:, columns])[:, 1], y)
         # inplace_predict builds no DMatrix, which in a multi-host job would wait for the other
         # hosts (each host has its own number of validation batches).
-        counts[MODEL].add(booster.inplace_predict(x), y)
+        counts[model].add(booster.inplace_predict(x), y)
     if communicator is not None:
         for model_counts in counts.values():
             total = communicator.allreduce(model_counts.as_vector(), communicator.Op.SUM)
@@ -182,12 +201,23 @@ def evaluate(
 
 
 def metrics(
-    params: dict, rows: Rows, hosts: int, batches: int, phases: Phases, counts, booster
+    params: dict,
+    definition: Definition,
+    rows: Rows,
+    hosts: int,
+    batches: int,
+    phases: Phases,
+    counts,
+    booster,
 ) -> dict:
     """What metrics.json holds: the rows, the hyperparameters, the timings and peak memory, and
     each model's metrics, features and (XGBoost's) feature importance."""
+    model = MODELS[definition.feature_set]
     found = {
         "table": params["table"],
+        "feature_set": definition.feature_set,
+        "label": definition.label,
+        "id": definition.id,
         "rows": {
             "train": rows.train,
             "validation": rows.validation,
@@ -199,11 +229,11 @@ def metrics(
         "peak_rss_mb": phases.peak_rss_mb,
         "models": {name: c.summary() for name, c in counts.items()},
     }
-    found["models"][BASELINE]["features"] = list(dataset.NUMERIC_FEATURES)
-    found["models"][MODEL]["features"] = list(dataset.MODEL_FEATURES)
+    found["models"][BASELINE]["features"] = list(definition.baseline)
+    found["models"][model]["features"] = definition.names
     importance = booster.get_score(importance_type="gain")
-    found["models"][MODEL]["feature_importance"] = {
-        name: round(importance.get(name, 0.0), 4) for name in dataset.MODEL_FEATURES
+    found["models"][model]["feature_importance"] = {
+        name: round(importance.get(name, 0.0), 4) for name in definition.names
     }
     return found
 
@@ -211,7 +241,8 @@ def metrics(
 def log_metrics(metrics: dict, rows: Rows) -> None:
     """The lines SageMaker's metric definitions read (`validation:roc_auc=0.98...`), and a
     warning instead where the validation rows cannot define a metric."""
-    for prefix, name in (("validation", MODEL), ("baseline", BASELINE)):
+    model = MODELS[metrics["feature_set"]]
+    for prefix, name in (("validation", model), ("baseline", BASELINE)):
         for key in ("roc_auc", "pr_auc", "f1"):
             value = metrics["models"][name][key]
             if value is None:  # no metric line: SageMaker's metric regex wants a number
@@ -252,8 +283,12 @@ def _shown(value: float | None) -> str:
 @dataclass(frozen=True)
 class Model:
     booster: object
-    features: tuple[str, ...]
+    definition: Definition
     threshold: float
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.definition.names)
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:
@@ -265,7 +300,8 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
 
 
 def load_model(archive: Path) -> Model:
-    """The XGBoost model, its feature order and its threshold, from the training job's archive."""
+    """The XGBoost model, what it reads (features.json) and its threshold, from the training
+    job's archive."""
     import xgboost
 
     if not archive.is_file():
@@ -274,23 +310,22 @@ def load_model(archive: Path) -> Model:
             "with LocalPath /opt/ml/processing/model."
         )
     try:
-        # Only the two members it needs, read in memory: nothing from the archive reaches a path.
+        # Only the members it needs, read in memory: nothing from the archive reaches a path.
         with tarfile.open(archive) as tar:
             metrics = json.loads(_member(tar, "metrics.json"))
             booster = xgboost.Booster()
             booster.load_model(bytearray(_member(tar, "xgboost-model.json")))
+            definition = Definition.from_json(_member(tar, "features.json"))
         threshold = float(metrics["hyperparameters"]["threshold"])
-        trained_on = tuple(metrics["models"][MODEL]["features"])
-    except (OSError, tarfile.TarError, ValueError, KeyError, xgboost.core.XGBoostError):
+    except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, xgboost.core.XGBoostError):
         raise TutorialError(
-            f"{archive.name} is not a model of the training program (it needs xgboost-model.json "
-            "and metrics.json): give the model.tar.gz of a training job of notebook 04."
+            f"{archive.name} is not a model of the training program (it needs xgboost-model.json, "
+            "features.json and metrics.json): give the model.tar.gz of a training job of this "
+            "image (notebook 04 or 06)."
         ) from None
-    features = tuple(booster.feature_names or trained_on)
-    missing = [name for name in features if name not in dataset.MODEL_FEATURES]
-    if missing or features != trained_on:
+    if tuple(booster.feature_names or ()) != tuple(definition.names):
         raise TutorialError(
-            f"The model needs feature(s) {', '.join(missing or features)} that this program does "
-            "not compute: score with the image that trained the model."
+            f"{archive.name}'s model reads {cut(', '.join(booster.feature_names or ()), 200)}, "
+            "not the features its features.json names: give the archive a training job wrote."
         )
-    return Model(booster, features, threshold)
+    return Model(booster, definition, threshold)

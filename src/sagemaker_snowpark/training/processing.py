@@ -113,6 +113,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--snowflake-account", default="", help="for workload identity")
     parser.add_argument("--source-table", type=_table, default="MAINTENANCE_READINGS")
     parser.add_argument("--target-table", type=_table, default="MAINTENANCE_PREDICTIONS")
+    parser.add_argument("--id", default="", help="the id column; empty: the model's (UDI)")
     parser.add_argument("--batch-size", type=_batch_size, default=100_000, help="rows a batch")
     for name in NAMESPACE_DEFAULTS:
         parser.add_argument(

@@ -1222,8 +1222,10 @@ def test_an_xgboost_error_never_puts_its_stack_trace_in_the_reason(tmp_path):
 def test_the_troubleshooting_page_lists_the_new_messages():
     table = (ROOT / "docs" / "troubleshooting.md").read_text()
     for message in (
-        "Table ... has NULLs in N of M rows",
-        "rows whose MACHINE_FAILURE is not 0 or 1",
+        "is not binary: N of M rows hold another value than 0 or 1",
+        "dropped N of M rows whose label ... is NULL",
+        "(hyperparameter label): its columns are",
+        "feature_set=physics reads the workshop's columns",
         "is not a Snowflake identifier",
         "is not an AWS Region name",
         "The secret's port is",

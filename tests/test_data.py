@@ -227,3 +227,50 @@ def test_each_source_says_which_data_it_is():
     assert data.describe_source("/some/where/workshop") == (
         "the workshop-format files in the folder workshop"
     )
+
+
+# --- A CSV file of your own (notebook 06) ---------------------------------------------------------
+
+
+def test_a_csv_of_your_own_keeps_its_names_and_gets_a_type_per_column(tmp_path):
+    path = tmp_path / "line 3 readings.csv"
+    path.write_text(
+        '\ufeffpart id,Line Speed,temperature C,Shift,"Vibration, mm/s",'  # a byte-order mark first
+        "Zip,Checked,Notes,Broke Down\n"
+        "1,12.5,40,day,0.3,01234,true,,yes\n"
+        "2,13,41,night,,02134,FALSE,,no\n"
+        "3,,-39,late,1e-3,12345,,,\n"
+        "4,11,38,,.25,54321,True,,No\n",
+        encoding="utf-8",
+    )
+    source = data.csv_table(path, "OWN_TABLE", chunk_rows=2)  # two chunks: types merge
+    assert (source.table, source.file, source.sha256) == ("OWN_TABLE", path.name, "")
+    assert source.columns == (
+        ('"part id"', "NUMBER(38,0)"),
+        ('"Line Speed"', "FLOAT"),  # 13 in one chunk, 12.5 in the other
+        ('"temperature C"', "NUMBER(38,0)"),
+        ('"Shift"', "VARCHAR"),
+        ('"Vibration, mm/s"', "FLOAT"),
+        ('"Zip"', "VARCHAR"),  # a leading zero: a code, not a number
+        ('"Checked"', "BOOLEAN"),
+        ('"Notes"', "VARCHAR"),  # no value at all
+        ('"Broke Down"', "VARCHAR"),  # yes and no are text; training reads them as a label
+    )
+    assert source.create_statement.startswith(
+        'CREATE OR REPLACE TABLE OWN_TABLE ("part id" NUMBER(38,0), "Line Speed" FLOAT,'
+    )
+
+
+def test_a_csv_whose_columns_cannot_be_named_says_why(tmp_path):
+    assert data.quoted('say "hi"') == '"say ""hi"""'
+    with pytest.raises(TutorialError, match=r"is not a file"):
+        data.csv_table(tmp_path / "missing.csv", "T")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(TutorialError, match=r"empty.csv needs a header line"):
+        data.csv_table(tmp_path / "empty.csv", "T")
+    (tmp_path / "blank.csv").write_text("a,,c\n1,2,3\n")
+    with pytest.raises(TutorialError, match=r"blank.csv needs a header line naming every column"):
+        data.csv_table(tmp_path / "blank.csv", "T")
+    (tmp_path / "twice.csv").write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(TutorialError, match=r"twice.csv names the column 'a' twice"):
+        data.csv_table(tmp_path / "twice.csv", "T")

@@ -1,5 +1,6 @@
 """What notebook 03 makes on the local Snowflake: the workshop's tables, split by machine, and the
-documented failure rules that notebook 05's work orders quote."""
+documented failure rules that notebook 05's work orders quote; and a CSV file of your own, loaded
+as notebook 06 loads it."""
 
 from __future__ import annotations
 
@@ -95,3 +96,49 @@ def test_the_documented_failure_modes_follow_the_generator_s_rules(tmp_path):
     assert (named.apply(len) >= 2).any(), "no machine meets two rules at once"
     fired = rows[list(flags.values())].any(axis=1) | (rows["TOOL_WEAR_MIN"] >= 200)
     assert found[~fired].isna().all() and found[fired].notna().all()
+
+
+def test_a_csv_of_your_own_loads_with_its_names_types_and_nulls(tmp_path):
+    """Notebook 06's load: the header's names kept as written (case, spaces, a comma), the types
+    inferred, an empty field NULL, a file name with a space quoted; the clean-up drops the table."""
+    from sagemaker_snowpark import cleanup
+
+    path = tmp_path / "line 3.csv"
+    path.write_text(
+        'part id,Line Speed,Shift,"Vibration, mm/s",Broke Down\n'
+        "1,12.5,day,0.3,yes\n2,13,night,,no\n3,,late,0.2,\n4,11,,0.25,No\n"
+    )
+    session = _session("OWN_TABLE_TESTS")
+    try:
+        source = data.csv_table(path, "OWN_TABLE")
+        assert data.load_csv(session, path, source) == 4
+        rows, columns = data.describe_table(session, "OWN_TABLE")
+        loaded = session.table("OWN_TABLE").sort('"part id"').to_pandas()
+        names = cleanup.SeriesResources(bucket="unused", domain_id=None)
+        dropped = cleanup.drop_own_tables(session, names)
+        tables = {r["name"] for r in session.sql("SHOW TABLES").collect()}
+        again = cleanup.drop_own_tables(session, names)  # a second run is harmless
+    finally:
+        session.sql("DROP DATABASE IF EXISTS OWN_TABLE_TESTS").collect()
+        session.close()
+    assert rows == 4
+    assert columns.index.tolist() == [
+        "part id",
+        "Line Speed",
+        "Shift",
+        "Vibration, mm/s",
+        "Broke Down",
+    ]
+    assert columns["type"].str.split("(").str[0].tolist() == [
+        "NUMBER",
+        "FLOAT",
+        "VARCHAR",
+        "FLOAT",
+        "VARCHAR",
+    ]
+    assert columns["NULLs"].tolist() == [0, 1, 1, 1, 1]
+    assert columns["distinct values"].tolist() == [4, 3, 3, 3, 3]
+    assert loaded.columns.tolist() == columns.index.tolist()
+    assert loaded["Broke Down"].tolist() == ["yes", "no", None, "No"]
+    assert len(dropped) == 2 and dropped[1] == "OWN_TABLE successfully dropped."
+    assert "OWN_TABLE" not in tables and len(again) == 2

@@ -34,6 +34,8 @@ class SeriesResources:
     processing_job_prefix: str = "snowpark-maintenance-scoring"
     predictions_table: str = "MAINTENANCE_PREDICTIONS"
     readings_table: str = "MAINTENANCE_READINGS"
+    # Notebook 06's predictions, and the table it loads a CSV file into, by their default names.
+    own_tables: tuple[str, ...] = ("OWN_PREDICTIONS", "OWN_TABLE")
 
     @property
     def codebuild_projects(self) -> tuple[str, ...]:
@@ -209,7 +211,8 @@ def delete_s3_objects(names: SeriesResources) -> list[str]:
 
 
 def delete_training_logs(names: SeriesResources) -> list[str]:
-    """The log streams of the training jobs (notebook 04) and the scoring jobs (notebook 05)."""
+    """The log streams of the training jobs (notebooks 04 and 06) and the scoring jobs (05 and 06),
+    whose names all start with the prefixes the learner's policy allows."""
     logs, done = boto3.client("logs"), []
     for kind, prefix, group in (
         ("training", names.training_job_prefix, TRAINING_LOG_GROUP),
@@ -228,6 +231,14 @@ def drop_scoring_tables(session, names: SeriesResources) -> list[str]:
     return [
         session.sql(f"DROP TABLE IF EXISTS {table}").collect()[0][0]
         for table in (names.predictions_table, names.readings_table)
+    ]
+
+
+def drop_own_tables(session, names: SeriesResources) -> list[str]:
+    """Drop notebook 06's tables (in the session's database and schema): it drops them itself at
+    its end, so they are left only when it stopped before."""
+    return [
+        session.sql(f"DROP TABLE IF EXISTS {table}").collect()[0][0] for table in names.own_tables
     ]
 
 

@@ -11,12 +11,16 @@ A data source is one of:
 Loading goes through a stage: PUT the file, then COPY INTO the table. It is Snowflake's bulk path,
 and the same statements run on the local stack. The joined table is then split by machine: the
 training job learns from one part, and notebook 05 scores the other, which the model never saw.
+A CSV file of your own loads the same way (notebook 06): `csv_table` reads its header and infers
+each column's type from its values, and `load_csv` loads it.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -37,7 +41,7 @@ class SourceTable:
 
     table: str
     file: str
-    sha256: str  # of the quickstart's copy
+    sha256: str  # of the quickstart's copy ("" for a file of your own: csv_table)
     columns: tuple[tuple[str, str], ...]  # (name, Snowflake type), in the file's column order
 
     @property
@@ -239,16 +243,139 @@ def describe_source(data: str, rows: int = 10_000, seed: int = 42) -> str:
 
 
 def load_csv(session, path: Path, source: SourceTable, stage: str = "TUTORIAL_LOAD") -> int:
-    """Replace the table with the file's rows through a temporary stage; returns the row count."""
+    """Replace the table with the file's rows through a temporary stage; returns the row count.
+
+    An empty field loads as NULL (Snowflake's default for CSV files); a file name with spaces or
+    other characters is quoted in COPY INTO's stage path."""
     session.sql(source.create_statement).collect()
     session.sql(f"CREATE TEMPORARY STAGE IF NOT EXISTS {stage}").collect()
     session.file.put(str(path), f"@{stage}", auto_compress=False, overwrite=True)
+    staged = f"@{stage}/{path.name}"
+    if not re.fullmatch(r"[\w.-]+", path.name):
+        staged = "'" + staged.replace("\\", "\\\\").replace("'", "\\'") + "'"
     session.sql(
-        f"COPY INTO {source.table} FROM @{stage}/{path.name} "
+        f"COPY INTO {source.table} FROM {staged} "
         "FILE_FORMAT = (TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"') "
         "FORCE = TRUE"
     ).collect()
     return session.table(source.table).count()
+
+
+# --- A CSV file of your own (notebook 06) ---------------------------------------------------------
+
+# The Snowflake type csv_table gives a column, from what every one of its values looks like.
+INTEGER, DECIMAL, BOOLEAN, TEXT = "NUMBER(38,0)", "FLOAT", "BOOLEAN", "VARCHAR"
+_INTEGER = r"[+-]?\d{1,38}"
+_LEADING_ZERO = r"[+-]?0\d"  # 007, a code rather than a number: it stays text
+_DECIMAL = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def quoted(name: str) -> str:
+    """A name as a Snowflake identifier that keeps it exactly (case, spaces): in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _column_type(values) -> str | None:
+    """The type of a column's values in one chunk (a pandas Series of text, NaN for an empty
+    field), or None when every value is empty."""
+    values = values.dropna()
+    if values.empty:
+        return None
+    numeric = not values.str.match(_LEADING_ZERO).any()
+    if numeric and values.str.fullmatch(_INTEGER).all():
+        return INTEGER
+    if numeric and values.str.fullmatch(_DECIMAL).all():
+        return DECIMAL
+    if values.str.lower().isin(("true", "false")).all():
+        return BOOLEAN
+    return TEXT
+
+
+def _wider(first: str | None, second: str | None) -> str | None:
+    """The type that holds the values of both types: integers and decimals make decimals, any
+    other mix text."""
+    if first is None or first == second:
+        return second
+    if second is None:
+        return first
+    return DECIMAL if {first, second} == {INTEGER, DECIMAL} else TEXT
+
+
+def csv_header(path: Path) -> list[str]:
+    """The names in a CSV file's first line, exactly as written; one line of error otherwise."""
+    if not path.is_file():
+        raise TutorialError(f"CSV={path} is not a file: give the path of a CSV file to load.")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if not header or any(not name.strip() for name in header):
+        raise TutorialError(
+            f"{path.name} needs a header line naming every column (found {header[:8]}): the "
+            "first line of the file gives the table's column names."
+        )
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise TutorialError(f"{path.name} names the column {repeated[0]!r} twice: rename one.")
+    return header
+
+
+def csv_table(path: Path, table: str, chunk_rows: int = 100_000) -> SourceTable:
+    """A CSV file of your own as a table to load with load_csv: the header's names kept as they
+    are (quoted, so case and spaces stay), each column's type inferred from all of its values.
+
+    Whole numbers are NUMBER(38,0) (a value with a leading zero, like a code, keeps its column
+    text), other numbers FLOAT, true/false BOOLEAN, anything else VARCHAR (dates included: cast
+    them in Snowflake if you want dates). An empty field is NULL and says nothing of the type; a
+    column with no value at all is VARCHAR. The file is read in chunks, so memory holds one.
+    """
+    import pandas as pd
+
+    path = Path(path).expanduser()
+    header = csv_header(path)
+    types: dict[str, str | None] = dict.fromkeys(header)
+    chunks = pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],  # only an empty field is missing, as COPY INTO reads it
+        encoding="utf-8-sig",
+        chunksize=chunk_rows,
+    )
+    for chunk in chunks:
+        chunk.columns = header
+        for name in header:
+            types[name] = _wider(types[name], _column_type(chunk[name]))
+    columns = tuple((quoted(name), types[name] or TEXT) for name in header)
+    return SourceTable(table, path.name, "", columns)
+
+
+def describe_table(session, table: str):
+    """A table's row count, and its columns as a pandas DataFrame: each one's type, NULLs and
+    distinct values, counted in the warehouse in one query."""
+    import pandas as pd
+    from snowflake.snowpark.functions import col, count, count_distinct, lit
+
+    described = session.sql(f"DESCRIBE TABLE {table}").collect()
+    names = [(row["name"], row["type"]) for row in described]
+    counts = []
+    for number, (name, _) in enumerate(names):
+        counts += [
+            count(col(quoted(name))).alias(f"V{number}"),
+            count_distinct(col(quoted(name))).alias(f"D{number}"),
+        ]
+    found = session.table(table).agg(count(lit(1)).alias("ROWS"), *counts).collect()[0]
+    rows = found["ROWS"]
+    columns = pd.DataFrame(
+        [
+            {
+                "column": name,
+                "type": kind,
+                "NULLs": rows - found[f"V{number}"],
+                "distinct values": found[f"D{number}"],
+            }
+            for number, (name, kind) in enumerate(names)
+        ]
+    ).set_index("column")
+    return rows, columns
 
 
 def maintenance_hum(session):

@@ -5,11 +5,15 @@ widget, saved into the notebook with its terminal codes) and puts the log stream
 every line; `Processor.run(logs=True)` prints terminal colour codes. `run` and `run_processing`
 start the job with the SDK, then print each CloudWatch Logs line of the job once, as the
 container wrote it, until the job ends: the same on AWS and on the local stack.
+
+`latest_training_job` finds notebook 04's model and image; `run_scoring` runs the image's `score`
+program in a Processing job as notebook 05 does (notebook 06 uses both).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 import time
 from collections.abc import Callable
@@ -135,3 +139,84 @@ def model_metrics(job: dict, download_to: Path) -> dict:
     boto3.client("s3").download_file(bucket, key, str(download_to))
     with tarfile.open(download_to) as archive:
         return json.load(archive.extractfile("metrics.json"))
+
+
+def latest_training_job(prefix: str) -> dict:
+    """DescribeTrainingJob's answer for the newest completed job named `prefix`-<time>, as
+    ModelTrainer names the jobs of a base_job_name (notebook 04's one-instance job for
+    "snowpark-maintenance"; its two-instance "snowpark-maintenance-2x-..." is another name)."""
+    sagemaker = boto3.client("sagemaker")
+    pages = sagemaker.get_paginator("list_training_jobs").paginate(
+        NameContains=prefix, StatusEquals="Completed"
+    )
+    completed = [
+        job
+        for page in pages
+        for job in page["TrainingJobSummaries"]
+        if re.fullmatch(rf"{re.escape(prefix)}-\d+", job["TrainingJobName"])
+    ]
+    if not completed:
+        raise TutorialError(f"No completed training job {prefix}-<time>: run notebook 04 first.")
+    newest = max(completed, key=lambda job: job["CreationTime"])
+    return sagemaker.describe_training_job(TrainingJobName=newest["TrainingJobName"])
+
+
+def run_scoring(
+    *,
+    image_uri: str,
+    role_arn: str,
+    model_uri: str,
+    job_name: str,
+    arguments: dict[str, str],
+    output_uri: str,
+    instance_type: str = "ml.m5.large",
+    max_runtime_seconds: int = 3600,
+    show_logs: bool = True,
+) -> dict:
+    """Run the image's `score` program in a SageMaker Processing job, as notebook 05 does: the
+    model archive copied to /opt/ml/processing/model, `arguments` as the program's options
+    (`{"--source-table": ..., ...}`), its summary uploaded to `output_uri`. Prints the job's log;
+    returns DescribeProcessingJob's answer (see run_processing)."""
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+
+    processor = Processor(
+        role=role_arn,
+        image_uri=image_uri,
+        entrypoint=["score"],
+        instance_count=1,
+        instance_type=instance_type,
+        max_runtime_in_seconds=max_runtime_seconds,
+    )
+    model = ProcessingS3Input(
+        s3_uri=model_uri,
+        s3_data_type="S3Prefix",
+        s3_input_mode="File",
+        local_path="/opt/ml/processing/model",
+    )
+    summary = ProcessingS3Output(
+        s3_uri=output_uri, s3_upload_mode="EndOfJob", local_path="/opt/ml/processing/output"
+    )
+    return run_processing(
+        processor,
+        show_logs=show_logs,
+        job_name=job_name,
+        inputs=[ProcessingInput(input_name="model", s3_input=model)],
+        outputs=[ProcessingOutput(output_name="summary", s3_output=summary)],
+        arguments=[text for option in arguments.items() for text in option],
+    )
+
+
+def scoring_summary(job: dict, download_to: Path) -> dict:
+    """Download the scoring job's summary.json (its output `summary`) to `download_to`; its
+    contents: rows_scored, flagged, flagged_share, threshold, ..."""
+    output = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, key = f"{output}/summary.json".removeprefix("s3://").split("/", 1)
+    download_to.parent.mkdir(parents=True, exist_ok=True)
+    boto3.client("s3").download_file(bucket, key, str(download_to))
+    return json.loads(download_to.read_text())

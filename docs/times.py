@@ -271,6 +271,11 @@ def notebook_number(step: Step) -> str:
     return step.file[:2]
 
 
+def clean_up_number(series: Series) -> str:
+    """The clean-up's number: the series' last notebook."""
+    return notebook_number(series.notebooks[-1])
+
+
 # --- the places ---------------------------------------------------------------------------------
 
 
@@ -318,7 +323,8 @@ def cost_table(series: Series) -> str:
         f"{cost(series.space_usd(series.space_minutes))} |"
     )
     rows.append(
-        f"| **In all** | the series in {days_words(days)}, cleaned up by notebook 06 | | "
+        f"| **In all** | the series in {days_words(days)}, cleaned up by notebook "
+        f"{clean_up_number(series)} | | "
         f"**{cost(series.usd)} and {credit(series.credits)} in Snowflake** |"
     )
     return "\n".join(rows)
@@ -336,7 +342,8 @@ def opening(series: Series) -> str:
         f"{duration(setup)} of set-up included; about {cost(series.usd)} on AWS and "
         f"{credit(series.credits)} in Snowflake ({credits_in_dollars(series, series.credits)} "
         "at on-demand prices), "
-        f"when you run the series in {days_words(series.days)} and let notebook 06 clean up "
+        f"when you run the series in {days_words(series.days)} and let notebook "
+        f"{clean_up_number(series)} clean up "
         f"({series.region} list prices, {series.checked}). With no account, on the local stack, "
         "it costs nothing."
     )
@@ -355,7 +362,7 @@ def readme_table(series: Series) -> str:
         rows.append(f"| {link} | {step.does} | {short(step.minutes)} | {step_cost(series, step)} |")
     for step in series.finish:
         rows.append(
-            f"| [After 06](#real-accounts) | {step.title} ({step.who}) | "
+            f"| [After {clean_up_number(series)}](#real-accounts) | {step.title} ({step.who}) | "
             f"{short(step.minutes)} | $0 |"
         )
     rows.append(

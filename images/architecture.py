@@ -55,7 +55,7 @@ def main() -> None:
         node_attr=NODE,
     ):
         with Cluster("AWS account", graph_attr={"fontsize": "20", "bgcolor": "#fff8ee"}):
-            space = SagemakerNotebook("You: notebooks\n00-06 in Studio")
+            space = SagemakerNotebook("You: notebooks\n00-07 in Studio")
             domain = Sagemaker("Studio domain")
             codebuild = Codebuild("CodeBuild")
             ecr = EC2ContainerRegistry("ECR: images")
@@ -72,12 +72,12 @@ def main() -> None:
         space >> step("01", "build (04 too)") >> codebuild
         codebuild >> step("01", "push") >> ecr
         space >> step("02", "store key pair") >> secret
-        space >> step("04", "ModelTrainer") >> training
+        space >> step("04", "ModelTrainer (06 too)") >> training
         ecr >> step("04", "pull", style="dashed", constraint="false") >> training
         secret >> step("04", "read", style="dashed") >> training
         training >> step("04", "model") >> model
         training >> step("04", "logs") >> logs
-        space >> step("05", "start") >> processing
+        space >> step("05", "start (06 too)") >> processing
         ecr >> step("05", "pull", style="dashed", constraint="false") >> processing
         secret >> step("05", "read", style="dashed") >> processing
         # The scoring job sits in the bucket's column, below it: the model goes straight down.

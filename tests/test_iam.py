@@ -351,7 +351,7 @@ def test_the_learner_updates_only_the_tutorials_space_and_only_with_its_statemen
     space = dict(DomainId=learner["SAGEMAKER_DOMAIN_ID"], SpaceName=accounts.SPACE_NAME)
     settings = sagemaker.describe_space(**space)["SpaceSettings"]
     unchanged = {"JupyterLabAppSettings": settings["JupyterLabAppSettings"]}
-    sagemaker.update_space(**space, SpaceSettings=unchanged)  # what notebooks 01 and 06 do
+    sagemaker.update_space(**space, SpaceSettings=unchanged)  # what notebooks 01 and 07 do
     with pytest.raises(ClientError) as denied:
         sagemaker.update_space(**{**space, "SpaceName": "someone-elses"}, SpaceSettings=unchanged)
     assert error_code(denied.value) == "AccessDeniedException"

@@ -223,7 +223,9 @@ def test_the_template_made_what_the_notebooks_use(template_stack, administrator)
 @pytest.mark.series
 def test_the_series_runs_on_what_the_template_made(template_stack, environment_of):
     """The whole series, the clean-up last, as the learner with the template's policy, on its
-    roles, bucket and domain."""
+    roles, bucket and domain. Notebook 06 is left out: it runs notebook 04's image again, as the
+    same learner and role, with jobs named within the same grants, so the template's resources
+    meet nothing new there; tests/test_series.py runs it twice, and make test's time is short."""
     base = template_stack
     passphrase = base / "passphrase.txt"
     passphrase.write_text("template passphrase 4242")
@@ -233,7 +235,7 @@ def test_the_series_runs_on_what_the_template_made(template_stack, environment_o
         series = tutorial.notebooks(ROOT / "notebooks")
         clean_up = tutorial.clean_up_notebook(series)
         for path in series:
-            if path != clean_up:
+            if path != clean_up and path.name != "06_your_own_table.ipynb":
                 tutorial.execute(path, base / "ran" / path.name)
     names = cleanup.SeriesResources(
         bucket=env["SAGEMAKER_BUCKET"], domain_id=env["SAGEMAKER_DOMAIN_ID"]

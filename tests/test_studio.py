@@ -112,7 +112,7 @@ def test_inventory_finds_the_series_beyond_the_first_page(sagemaker_client, atta
 
 
 # A space starts on the image its DefaultResourceSpec names: notebook 01 switches the learner's
-# space to the kernel image, and notebook 06 switches it back before deleting the image.
+# space to the kernel image, and notebook 07 switches it back before deleting the image.
 
 SPEC = {"InstanceType": "ml.t3.medium"}
 
@@ -217,7 +217,7 @@ def test_a_space_left_on_a_deleted_image_cannot_start_until_switched_back(
     names, _ = attached
     space = _space(sagemaker_client, names.domain_id, "stranded")
     studio.use_image_in_space(names.domain_id, space, names.studio_image, 1)
-    # The clean-up without notebook 06's switch back: the image goes, the space still names it.
+    # The clean-up without notebook 07's switch back: the image goes, the space still names it.
     assert cleanup.detach_studio_image(names) and cleanup.delete_studio_image(names)
     with pytest.raises(ClientError, match=f"ResourceNotFound.*Image {names.studio_image} does"):
         _start(sagemaker_client, names.domain_id, space)

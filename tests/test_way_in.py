@@ -182,11 +182,11 @@ def test_the_readme_s_route_is_the_template_s_space_as_it_is():
 def test_every_page_names_the_kernels_the_template_and_the_image_register():
     template, image = kernel_names()
     route = readme_route()
-    # 00 and 01 on the space's own kernel, 02 to 05 on the image's, 06 back on the space's.
-    at_00, at_02, at_06 = (route.index(f"**{n}") for n in ("00 and 01", "02 to 05", "06**"))
+    # 00 and 01 on the space's own kernel, 02 to 06 on the image's, 07 back on the space's.
+    at_00, at_02, at_07 = (route.index(f"**{n}") for n in ("00 and 01", "02 to 06", "07**"))
     assert f"**{template}**" in route[at_00:at_02]
-    assert f"**{image}**" in route[at_02:at_06]
-    assert f"**{template}**" in route[at_06:]
+    assert f"**{image}**" in route[at_02:at_07]
+    assert f"**{template}**" in route[at_07:]
     assert "Python 3 (ipykernel)" not in route
     by_hand = (ROOT / "docs" / "real-accounts.md").read_text()
     assert f"**{image}**" in by_hand and f"*{template}*" in by_hand

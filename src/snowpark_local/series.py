@@ -35,10 +35,10 @@ REAL_DIR = Path("build") / "real-account"
 # and prices (us-east-1 list prices); edit that file, never these lines (tests/test_times.py fails
 # when they differ). docs/infrastructure.md and the README quote it.
 REAL_COST = (
-    "about USD 0.26 on AWS (20 CodeBuild build minutes on general1.medium at USD 0.01 a minute, 4 "
-    "ml.m5.large instances for a few minutes each: 3 training and 1 scoring, ECR, S3 and Secrets "
-    "Manager for one day) and about 0.17 Snowflake credit (an X-Small warehouse for about 10 "
-    "minutes); it takes about 48 minutes"
+    "about USD 0.27 on AWS (20 CodeBuild build minutes on general1.medium at USD 0.01 a minute, 6 "
+    "ml.m5.large instances for a few minutes each: 4 training and 2 scoring, ECR, S3 and Secrets "
+    "Manager for one day) and about 0.23 Snowflake credit (an X-Small warehouse for about 14 "
+    "minutes); it takes about 61 minutes"
 )
 SCORING_SUMMARY = "scoring-summary.json"  # notebook 05 downloads the scoring job's summary
 

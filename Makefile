@@ -8,7 +8,17 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # default) and, for generated data, its size; ROWS alone means generated data of that size.
 DATA ?=
 ROWS ?=
-TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA),$(if $(ROWS),TUTORIAL_DATA=generated)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS))
+# Notebook 06's table of your own: a CSV file to load (a relative path is made absolute, since the
+# notebook runs in notebooks/), the column to predict, the id column and the table's name; each
+# is quoted for the shell, so a column name may hold spaces.
+OWN_CSV ?=
+OWN_LABEL ?=
+OWN_ID ?=
+OWN_TABLE ?=
+OWN_CSV_PATH := $(if $(filter /% ~%,$(OWN_CSV)),$(OWN_CSV),$(abspath $(OWN_CSV)))
+TUTORIAL_ENV := $(if $(DATA),TUTORIAL_DATA=$(DATA),$(if $(ROWS),TUTORIAL_DATA=generated)) $(if $(ROWS),TUTORIAL_ROWS=$(ROWS)) \
+  $(if $(OWN_CSV),TUTORIAL_OWN_CSV='$(OWN_CSV_PATH)') $(if $(OWN_LABEL),TUTORIAL_OWN_LABEL='$(OWN_LABEL)') \
+  $(if $(OWN_ID),TUTORIAL_OWN_ID='$(OWN_ID)') $(if $(OWN_TABLE),TUTORIAL_OWN_TABLE='$(OWN_TABLE)')
 # JupyterLab options for make lab, e.g. LAB_ARGS="--port 8890 --no-browser". JupyterLab refuses to
 # start as root (containers, CI images, many cloud desktops) unless told --allow-root.
 LAB_ARGS ?=
@@ -21,7 +31,8 @@ TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS)
 .PHONY: help install tutorial test test-fast test-stack test-series test-docker lab notebooks bench lint format lock local-up local-down local-status local-reset picture render times real-account clean
 
 help:
-	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...)"
+	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...,"
+	@echo "                OWN_CSV=file.csv OWN_LABEL=column [OWN_ID=column] [OWN_TABLE=name])"
 	@echo "make test       run every test, every tier, on parallel workers (docs/testing.md)"
 	@echo "make test-fast  the tests that need no local stack (the edit-test loop, under a minute)"
 	@echo "make test-stack | test-series | test-docker   one tier of make test (docs/testing.md)"
@@ -45,6 +56,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 install: $(STAMP)
 
 tutorial: $(STAMP)
+	$(if $(and $(OWN_CSV),$(if $(OWN_LABEL),,missing)),$(error OWN_CSV=$(OWN_CSV) needs OWN_LABEL=<the column to predict>))
 	$(TUTORIAL_ENV) $(BIN)/python -m snowpark_local.series run
 
 # The series on real accounts, then always the clean-up notebook; YES=--yes skips the question.

@@ -41,6 +41,9 @@ REAL_COST = (
     "minutes); it takes about 61 minutes"
 )
 SCORING_SUMMARY = "scoring-summary.json"  # notebook 05 downloads the scoring job's summary
+# Notebook 06 keeps its training job's metrics.json and its scoring job's summary under these names.
+OWN_METRICS = "own-table-metrics.json"
+OWN_SUMMARY = "own-table-scoring-summary.json"
 
 
 def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -117,6 +120,8 @@ def _metrics_summary(metrics_file: Path) -> list[str]:
     if not metrics_file.is_file():
         return []
     metrics = json.loads(metrics_file.read_text())
+    if not metrics.get("models"):
+        return []
     lines = ["", "Trained models (validation split):"]
     for name, model in metrics.get("models", {}).items():
         scores = ", ".join(
@@ -138,6 +143,55 @@ def _scoring_summary(summary_file: Path) -> list[str]:
     ]
 
 
+def own_table(folder: Path) -> dict | None:
+    """What notebook 06 did with its table, from the two files it kept in `folder`: the table,
+    the label, the validation metrics (XGBoost's ROC AUC, PR AUC and F1, the baseline's ROC AUC)
+    and the rows scored; None when it left neither."""
+    metrics_file, summary_file = folder / OWN_METRICS, folder / OWN_SUMMARY
+    if not (metrics_file.is_file() and summary_file.is_file()):
+        return None
+    metrics = json.loads(metrics_file.read_text())
+    summary = json.loads(summary_file.read_text())
+    models = metrics["models"]
+    xgboost = next(model for name, model in models.items() if name.startswith("xgboost"))
+    return {
+        "table": metrics.get("table"),
+        "label": metrics.get("label"),
+        "roc_auc": xgboost["roc_auc"],
+        "pr_auc": xgboost["pr_auc"],
+        "f1": xgboost["f1"],
+        "baseline_roc_auc": models["baseline_logistic_regression"]["roc_auc"],
+        "rows_scored": summary["rows_scored"],
+    }
+
+
+def _own_table_summary(own: dict | None) -> list[str]:
+    if own is None:
+        return []
+
+    def shown(value) -> str:
+        return "none" if value is None else f"{value:.4f}"
+
+    return [
+        "",
+        f"Your own table (notebook 06): {own['table']}, label {own['label']}",
+        f"  XGBoost roc_auc {shown(own['roc_auc'])}, pr_auc {shown(own['pr_auc'])}, "
+        f"f1 {shown(own['f1'])}; baseline roc_auc {shown(own['baseline_roc_auc'])}",
+        f"  rows scored {own['rows_scored']:,}",
+    ]
+
+
+def add_own_table(build: Path) -> dict | None:
+    """Put notebook 06's summary into build/tutorial/metrics.json as `own_table`."""
+    own = own_table(build)
+    if own is not None:
+        metrics_file = build / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        metrics["own_table"] = own
+        metrics_file.write_text(json.dumps(metrics, indent=2))
+    return own
+
+
 def run(state_dir: Path) -> None:
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
     artifacts = (BUILD_DIR / "artifacts").resolve()
@@ -151,14 +205,16 @@ def run(state_dir: Path) -> None:
             seconds = execute(path, BUILD_DIR / path.name)
             timings.append((path.name, seconds))
             print(f" {seconds:.1f} s", flush=True)
-    for name in ("metrics.json", SCORING_SUMMARY):
+    for name in ("metrics.json", SCORING_SUMMARY, OWN_METRICS, OWN_SUMMARY):
         if (artifacts / name).is_file():
             shutil.copy(artifacts / name, BUILD_DIR / name)
+    own = add_own_table(BUILD_DIR)
     lines = ["", "Notebook                                   time"]
     lines += [f"  {name:<40} {seconds:6.1f} s" for name, seconds in timings]
     lines.append(f"  {'total':<40} {sum(s for _, s in timings):6.1f} s")
     lines += _metrics_summary(BUILD_DIR / "metrics.json")
     lines += _scoring_summary(BUILD_DIR / SCORING_SUMMARY)
+    lines += _own_table_summary(own)
     lines.append(f"\nExecuted notebooks and artifacts are in {BUILD_DIR}/.")
     print("\n".join(lines))
 

@@ -114,6 +114,11 @@ def test_a_csv_of_your_own_loads_with_its_names_types_and_nulls(tmp_path):
         assert data.load_csv(session, path, source) == 4
         rows, columns = data.describe_table(session, "OWN_TABLE")
         loaded = session.table("OWN_TABLE").sort('"part id"').to_pandas()
+        session.sql('CREATE TABLE NO_ID AS SELECT "Shift", "Broke Down" FROM OWN_TABLE').collect()
+        session.sql("INSERT INTO NO_ID SELECT 'day', 'yes'").collect()  # a row twice
+        session.sql('ALTER TABLE NO_ID ADD COLUMN "row_id" VARCHAR').collect()
+        numbered = data.number_rows(session, "NO_ID")  # row_id differs only in case: ROW_ID_
+        ids = session.table("NO_ID").select(f'"{numbered}"').to_pandas()[numbered]
         names = cleanup.SeriesResources(bucket="unused", domain_id=None)
         dropped = cleanup.drop_own_tables(session, names)
         tables = {r["name"] for r in session.sql("SHOW TABLES").collect()}
@@ -140,5 +145,6 @@ def test_a_csv_of_your_own_loads_with_its_names_types_and_nulls(tmp_path):
     assert columns["distinct values"].tolist() == [4, 3, 3, 3, 3]
     assert loaded.columns.tolist() == columns.index.tolist()
     assert loaded["Broke Down"].tolist() == ["yes", "no", None, "No"]
+    assert numbered == "ROW_ID_" and sorted(ids) == [1, 2, 3, 4, 5]
     assert len(dropped) == 2 and dropped[1] == "OWN_TABLE successfully dropped."
     assert "OWN_TABLE" not in tables and len(again) == 2

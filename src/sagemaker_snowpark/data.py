@@ -12,7 +12,8 @@ Loading goes through a stage: PUT the file, then COPY INTO the table. It is Snow
 and the same statements run on the local stack. The joined table is then split by machine: the
 training job learns from one part, and notebook 05 scores the other, which the model never saw.
 A CSV file of your own loads the same way (notebook 06): `csv_table` reads its header and infers
-each column's type from its values, and `load_csv` loads it.
+each column's type from its values, `load_csv` loads it, and `number_rows` gives its rows an id
+when none of its columns is one.
 """
 
 from __future__ import annotations
@@ -346,6 +347,21 @@ def csv_table(path: Path, table: str, chunk_rows: int = 100_000) -> SourceTable:
             types[name] = _wider(types[name], _column_type(chunk[name]))
     columns = tuple((quoted(name), types[name] or TEXT) for name in header)
     return SourceTable(table, path.name, "", columns)
+
+
+def number_rows(session, table: str, column: str = "ROW_ID") -> str:
+    """Give a table without an id one: a first column numbering its rows 1, 2, ... (by the
+    order of all its columns' values, since a table keeps no order of its own, so not the file's
+    lines). Returns the new column's name: `column`, or with _ added if the table has one."""
+    names = [row["name"] for row in session.sql(f"DESCRIBE TABLE {table}").collect()]
+    while column.upper() in {name.upper() for name in names}:
+        column += "_"
+    order = ", ".join(quoted(name) for name in names)
+    session.sql(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT ROW_NUMBER() OVER (ORDER BY {order}) AS "
+        f"{quoted(column)}, * FROM {table}"
+    ).collect()
+    return column
 
 
 def describe_table(session, table: str):

@@ -26,6 +26,16 @@ def _write_pandas(existing: bool, **options):
     return run
 
 
+def _spaced_names(session):
+    """As the scoring program writes predictions keyed by a column like "part id"."""
+    session.sql(
+        'CREATE OR REPLACE TEMPORARY TABLE T ("part id" INT, "first name" STRING)'
+    ).collect()
+    frame = FRAME.rename(columns={"id": "part id", "Name": "first name"})
+    session.write_pandas(frame, "T")
+    return sorted(rows(session.table("T")))
+
+
 def _unquoted_columns(session):
     session.write_pandas(FRAME, "T", auto_create_table=True, quote_identifiers=False)
     return [f.name for f in session.table("T").schema.fields]
@@ -111,6 +121,13 @@ CASES = [
             [f.name for f in s.table("T").schema.fields],
         )[-1],
         ['"id"', '"Name"'],
+        WRITE_PANDAS_REF,
+    ),
+    Case(
+        "Loading",
+        "write_pandas into a table whose columns' names have spaces and lower case",
+        _spaced_names,
+        [(1, "ada"), (2, "grace")],
         WRITE_PANDAS_REF,
     ),
     Case(

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import fakesnow.copy_into as fakesnow_copy_into
 import fakesnow.cursor as fakesnow_cursor
 import fakesnow.dialect as fakesnow_dialect
 import fakesnow.server as fakesnow_server
@@ -31,7 +32,7 @@ from .names import identifier
 from .results import DEFAULT_CHUNK_BYTES, chunked
 from .sessions import REPLACED_ROUTES, connection, login_request, session_request
 from .sql import transform, trim_cast_varchar
-from .stages import GET, bucket_download, get_files, loading_statement
+from .stages import GET, bucket_download, get_files, loading_statement, strip_json_extract
 from .statements import rewrite
 
 
@@ -170,6 +171,12 @@ PATCHES: list[Patch] = [
         )
         for module in (fakesnow_dialect, fakesnow_cursor)
     ],
+    Patch(
+        fakesnow_copy_into,
+        "_strip_json_extract",
+        strip_json_extract,
+        "fakesnow unquotes write_pandas's column names: a name with a space breaks the load",
+    ),
     Patch(
         fakesnow_server,
         "to_ipc",

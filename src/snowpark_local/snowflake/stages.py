@@ -156,6 +156,19 @@ def _infer_schema(conn, location: str) -> str | JSONResponse:
     return f'SELECT * FROM (VALUES {values}) AS T("COLUMN_NAME", "TYPE")'
 
 
+def strip_json_extract(select: exp.Select) -> exp.Select:
+    """fakesnow's COPY INTO ... FROM (SELECT $1:"name" ...) (what write_pandas sends) as a SELECT of
+    the Parquet file's columns, each name quoted as written: fakesnow writes `name` bare, which
+    breaks at a space (the scoring program's id column "part id", say)."""
+    dollar1 = exp.Parameter(this=exp.Literal(this="1", is_string=False))
+    for parameter in select.find_all(exp.Parameter):
+        parent = parameter.parent
+        if parameter == dollar1 and parent and (key := parent.expression.find(exp.JSONPathKey)):
+            assert parent.parent, select
+            parent.parent.args["this"] = exp.Identifier(this=key.this, quoted=True)
+    return select
+
+
 # Snowpark's save_as_table("append") on a new table: CREATE TABLE T IF NOT EXISTS (...), the
 # order Snowflake also accepts; fakesnow's parser wants IF NOT EXISTS before the name.
 _NAME_THEN_IF_NOT_EXISTS = re.compile(

@@ -1,6 +1,7 @@
 """The series as a learner meets it, on the session's stack: what 00-05 create exists and every
-job is bounded, notebooks 02 and 03 run again change nothing, 07 removes it all, every policy
-statement was needed, and the series runs again after the clean-up and ends in the same state.
+job is bounded, notebooks 02 and 03 run again change nothing, 06 trains and scores a CSV file it
+has never seen and drops its tables, 07 removes it all, every policy statement was needed, and the
+series runs again after the clean-up and ends in the same state.
 
 The first run is nbval's run of notebooks/ when this session collected them: the tests marked
 `after_notebook` run right after that notebook (the root conftest.py orders them), so they see the
@@ -17,11 +18,14 @@ import os
 from pathlib import Path
 
 import boto3
+import numpy as np
+import pandas as pd
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from sagemaker_snowpark import cleanup, data, keypair
+from sagemaker_snowpark import cleanup, connection, data, keypair
 from snowpark_local import accounts, stack
+from snowpark_local import series as tutorial
 from snowpark_local.accounts import LEARNER_USER
 from snowpark_local.aws.iam import decide, policy_document
 from snowpark_local.series import execute, notebooks
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.series
 
 PASSPHRASE = "series passphrase 4242"
 LAST_CREATING = "05_score_machines.ipynb"
+OWN_TABLE = "06_your_own_table.ipynb"
 CLEAN_UP = "07_clean_up.ipynb"
 
 
@@ -49,7 +54,12 @@ def series(request, state_dir, tmp_path_factory, environment_of):
     ran: set[str] = set(collected)
 
     def run(
-        first: str, last: str, round_: str, passphrase: bool = False, data: Path | None = None
+        first: str,
+        last: str,
+        round_: str,
+        passphrase: bool = False,
+        data: Path | None = None,
+        own: dict[str, str] | None = None,
     ) -> None:
         artifacts = Path(os.environ["TUTORIAL_ARTIFACTS"]) if round_ == "first" else None
         with environment_of(state_dir, artifacts or base / f"artifacts-{round_}"):
@@ -57,6 +67,8 @@ def series(request, state_dir, tmp_path_factory, environment_of):
                 os.environ["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE_FILE"] = str(passphrase_file)
             if data:  # a folder of three CSV files in the workshop's format, as a learner passes
                 os.environ["TUTORIAL_DATA"] = str(data)
+            for name, value in (own or {}).items():  # notebook 06's table, as make tutorial passes
+                os.environ[f"TUTORIAL_OWN_{name}"] = value
             for path in paths:
                 if first <= path.name[:2] <= last:
                     execute(path, base / round_ / path.name)
@@ -272,6 +284,66 @@ def test_notebooks_02_and_03_run_again_change_nothing(series):
     assert check(created_resources) == FIRST_RUN
 
 
+def own_csv(path: Path, rows: int = 600, seed: int = 2025) -> pd.DataFrame:
+    """A CSV file no part of the project has seen, as a learner brings one: names in mixed case
+    and with spaces, a text category, NULLs among the features, and a yes/no label, some rows
+    without one. Failures follow vibration and speed, worst on the late shift."""
+    rng = np.random.default_rng(seed)
+    shift = rng.choice(["day", "late", "night"], rows)
+    speed = rng.normal(40, 8, rows).round(1)
+    vibration = rng.gamma(2.0, 1.5, rows).round(2)
+    risk = 1.1 * (vibration - 3) + 0.15 * (speed - 40) + 1.2 * (shift == "late")
+    broke = np.where(rng.random(rows) < 1 / (1 + np.exp(-risk)), "yes", "no")
+    frame = pd.DataFrame(
+        {
+            "part id": np.arange(1001, 1001 + rows),
+            "Line Speed": speed,
+            "shift": shift,
+            "Vibration mm/s": vibration,
+            "ambient temperature C": rng.integers(15, 35, rows),
+            "Broke down": broke,
+        }
+    )
+    for column, share in (("Line Speed", 0.05), ("shift", 0.03), ("Broke down", 0.02)):
+        frame.loc[rng.random(rows) < share, column] = None  # an empty field: NULL in Snowflake
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def snowflake_tables() -> set[str]:
+    session = connection.session("sagemaker-snowpark/snowflake", os.environ["AWS_REGION"])
+    try:
+        return {r["name"] for r in session.sql("SHOW TABLES IN SCHEMA HOL_DB.PUBLIC").collect()}
+    finally:
+        session.close()
+
+
+@pytest.mark.after_notebook(OWN_TABLE)
+def test_notebook_06_trains_and_scores_a_csv_file_it_has_never_seen(series):
+    """`make tutorial OWN_CSV=... OWN_LABEL=... OWN_ID=...` on a file of the learner's own: loaded
+    with its names as written, trained on its own columns, every row scored, its tables dropped;
+    the runner's own_table entry has the metrics and the rows scored. (Notebook 06 on the
+    workshop's table ran just before, under nbval.)"""
+    run, check, ensure, base = series
+    ensure(OWN_TABLE)
+    path = base / "own files" / "line 3 readings.csv"  # a space in the file's name too
+    frame = own_csv(path)
+    run("06", "06", "own", own={"CSV": str(path), "LABEL": "Broke down", "ID": "part id"})
+    own = tutorial.own_table(base / "artifacts-own")
+    assert own is not None, "notebook 06 kept no metrics or scoring summary"
+    assert own["table"] == "OWN_TABLE" and own["label"] == "Broke down"
+    assert isinstance(own["roc_auc"], float) and 0.6 < own["roc_auc"] <= 1, own
+    assert isinstance(own["baseline_roc_auc"], float), own
+    assert own["rows_scored"] == len(frame)  # every row, those without a label too
+    metrics = json.loads((base / "artifacts-own" / tutorial.OWN_METRICS).read_text())
+    assert metrics["feature_set"] == "columns" and metrics["id"] == "part id"
+    # Every column but the label and the id, by the names the file gives them.
+    features = metrics["models"]["xgboost_table_columns"]["features"]
+    assert features == ["Line Speed", "shift", "Vibration mm/s", "ambient temperature C"]
+    assert not {"OWN_TABLE", "OWN_PREDICTIONS"} & check(snowflake_tables)
+
+
 @pytest.mark.after_notebook(CLEAN_UP)
 def test_the_clean_up_removes_everything_and_every_statement_was_needed(series, state_dir):
     run, check, ensure, base = series
@@ -303,8 +375,8 @@ def test_the_series_runs_again_after_the_clean_up_and_keeps_every_secret(
     ensure(CLEAN_UP)
     workshop = data.write_generated(base / "workshop-files", rows=10_000, seed=2023)
     run("00", "05", "second", passphrase=True, data=workshop)
-    # Notebook 04's two jobs of each run, and notebook 06's job of the first.
-    assert check(created_resources) == {**FIRST_RUN, "completed jobs": 5}
+    # Notebook 04's two jobs of each run, and notebook 06's job of nbval's run and of its own CSV.
+    assert check(created_resources) == {**FIRST_RUN, "completed jobs": 6}
     second = check(secret_fragments)
     assert PASSPHRASE in second  # this run's key is stored encrypted, with its passphrase
     secrets_seen += second

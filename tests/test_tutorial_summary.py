@@ -99,6 +99,6 @@ def test_make_tutorial_passes_own_csv_as_an_absolute_path_and_the_names_quoted()
     assert "TUTORIAL_OWN_TABLE" not in command  # the notebook's default, OWN_TABLE
     plain = make_tutorial()
     assert "TUTORIAL_OWN" not in plain.stdout  # plain make tutorial: notebook 06 on the workshop's
-    missing = make_tutorial("OWN_CSV=/tmp/mine.csv")
+    missing = make_tutorial("OWN_CSV=/data/mine.csv")
     assert missing.returncode != 0
-    assert "OWN_CSV=/tmp/mine.csv needs OWN_LABEL=<the column to predict>" in missing.stderr
+    assert "OWN_CSV=/data/mine.csv needs OWN_LABEL=<the column to predict>" in missing.stderr

@@ -138,3 +138,26 @@ def test_the_defaults_are_the_lesson_s():
         "UDI",
         "",
     )
+
+
+def test_the_log_describes_the_features_in_readable_lines():
+    wide = features.Definition(
+        "columns",
+        "y",
+        "number",
+        None,
+        tuple(
+            features.Feature(f"reading_{i:03d}", f"reading_{i:03d}", "number") for i in range(300)
+        )
+        + (features.Feature("plan", "plan", "category", ("a", "b", "c")),),
+        (),
+    )
+    lines = features.described(wide)
+    assert lines[0] == "301 features (columns):"
+    assert len(lines) == 10 and all(len(line) <= 100 for line in lines)
+    shown = ", ".join(lines[1:-1]).split(", ")
+    assert lines[-1] == f"  ... and {301 - len(shown)} more (metrics.json lists them all)"
+    assert shown[0].strip() == "reading_000"
+    narrow = features.described(features.physics("MACHINE_FAILURE", "UDI"))
+    assert narrow[0] == "10 features (physics):" and all(len(line) <= 100 for line in narrow)
+    assert "TYPE_CODE" in narrow[2]

@@ -672,6 +672,7 @@ def test_rows_with_a_null_label_are_dropped_and_counted_in_the_log(training_tabl
     assert f'dropped {nulls:,} of 6,000 rows whose label "MACHINE_FAILURE" is NULL' in output
     metrics = json.loads((root / "model" / "metrics.json").read_text())
     assert metrics["rows"]["train"] + metrics["rows"]["validation"] == 6_000 - nulls
+    assert metrics["rows"]["dropped_null_labels"] == nulls
 
 
 def test_a_hostile_table_name_drops_nothing(training_tables, tmp_path):

@@ -332,9 +332,10 @@ def xgboost_names(columns: list[str]) -> list[str]:
 
 def from_columns(
     frame, table: str, label: str, id_column: str, features: str, log=lambda line: None
-) -> Definition:
+) -> tuple[Definition, int]:
     """The definition of the `columns` feature set on `frame` (the table as it is), from its
-    schema and one profiling query in Snowflake; one line for each thing that cannot work."""
+    schema and one profiling query in Snowflake, and the rows it leaves out for a NULL label;
+    one line for each thing that cannot work."""
     types = {stored_name(f.name): f.datatype for f in frame.schema.fields}
     stored = list(types)
     label_name = find_column(stored, label, table, "hyperparameter label")
@@ -383,7 +384,8 @@ def from_columns(
         else:
             built.append(Feature(name, column, kind))
     log_null_labels(found, label_name, log)
-    return Definition("columns", label_name, label_kind, id_name, tuple(built), tuple(names))
+    definition = Definition("columns", label_name, label_kind, id_name, tuple(built), tuple(names))
+    return definition, found.null_labels
 
 
 def log_null_labels(found: Profile, label: str, log) -> None:
@@ -392,6 +394,26 @@ def log_null_labels(found: Profile, label: str, log) -> None:
             f"dropped {found.null_labels:,} of {found.rows:,} rows whose label "
             f"{cut(quoted(label))} is NULL"
         )
+
+
+def described(definition: Definition, width: int = 100, most: int = 8) -> list[str]:
+    """The features, for the log: how many, of which set, then their names in at most `most`
+    lines of at most `width` characters (a category with its number of values)."""
+    names = [
+        f"{f.name} ({len(f.categories)} values)" if f.kind == "category" else f.name
+        for f in definition.features
+    ]
+    lines = [f"{len(names)} features ({definition.feature_set}):"]
+    for shown, name in enumerate(names):
+        name = cut(name, width - 4)
+        if len(lines) > 1 and len(lines[-1]) + len(name) + 2 <= width:
+            lines[-1] += f", {name}"
+        elif len(lines) > most:
+            lines.append(f"  ... and {len(names) - shown} more (metrics.json lists them all)")
+            break
+        else:
+            lines.append(f"  {name}")
+    return lines
 
 
 # --- The program's entry --------------------------------------------------------------------------
@@ -405,6 +427,7 @@ class Source:
     frame: object  # a Snowpark DataFrame
     columns: list[str]
     definition: Definition
+    dropped: int  # rows left out: their label is NULL
 
 
 def define(session, params: dict, log=lambda line: None) -> Source:
@@ -421,10 +444,13 @@ def define(session, params: dict, log=lambda line: None) -> Source:
         found = profile(checked.frame, dataset.LABEL, "number", [])
         check_label(table, dataset.LABEL, "number", None, found, "notebook 03")
         log_null_labels(found, dataset.LABEL, log)
+        definition = physics(dataset.LABEL, "UDI")
         return Source(
-            table, checked.frame, list(checked.identifiers), physics(dataset.LABEL, "UDI")
+            table, checked.frame, list(checked.identifiers), definition, found.null_labels
         )
     frame = dataset.open_table(session, table)
     columns = [stored_name(f.name) for f in frame.schema.fields]
-    definition = from_columns(frame, table, params["label"], params["id"], params["features"], log)
-    return Source(table, frame, columns, definition)
+    definition, dropped = from_columns(
+        frame, table, params["label"], params["id"], params["features"], log
+    )
+    return Source(table, frame, columns, definition, dropped)

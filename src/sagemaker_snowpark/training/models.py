@@ -209,9 +209,11 @@ def metrics(
     phases: Phases,
     counts,
     booster,
+    dropped: int = 0,
 ) -> dict:
-    """What metrics.json holds: the rows, the hyperparameters, the timings and peak memory, and
-    each model's metrics, features and (XGBoost's) feature importance."""
+    """What metrics.json holds: the rows (and those left out for a NULL label), the
+    hyperparameters, the timings and peak memory, and each model's metrics, features and
+    (XGBoost's) feature importance."""
     model = MODELS[definition.feature_set]
     found = {
         "table": params["table"],
@@ -221,6 +223,7 @@ def metrics(
         "rows": {
             "train": rows.train,
             "validation": rows.validation,
+            "dropped_null_labels": dropped,
             "hosts": hosts,
             "batches_on_this_host": batches,
         },

@@ -1,5 +1,6 @@
 """SQL fixed inside fakesnow's transform: Snowflake's session functions, qualified quoted names in
-IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, qualified temporary tables, TRIM's characters."""
+IDENTIFIER(?), COPY FROM '@stage' and its $1:"column" names, $1 over VALUES, qualified temporary
+tables, TRIM's characters."""
 
 from __future__ import annotations
 
@@ -29,6 +30,23 @@ def _stage_literal_in_copy(node):
         and node.find_ancestor(exp.Copy)
     ):
         return exp.Table(this=exp.Var(this=node.this.this))
+    return node
+
+
+def _quoted_keys_in_copy(node):
+    """COPY INTO t FROM (SELECT $1:"Customer ID"::VARCHAR ... FROM @stage), what write_pandas
+    sends: the Parquet file's column, by its name in quotes. fakesnow makes the name an unquoted
+    identifier, which breaks on a name with a space or punctuation ("Churned?")."""
+    if (
+        isinstance(node, exp.JSONExtract)
+        and node.this == exp.Parameter(this=exp.Literal(this="1", is_string=False))
+        and isinstance(node.expression, exp.JSONPath)
+        and node.find_ancestor(exp.Copy)
+    ):
+        keys = node.expression.expressions
+        if len(keys) == 2 and isinstance(keys[0], exp.JSONPathRoot):
+            if isinstance(keys[1], exp.JSONPathKey):
+                return exp.column(exp.to_identifier(keys[1].this, quoted=True))
     return node
 
 
@@ -152,6 +170,7 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     check_identifier_case(self, expression)
     expression = expression.transform(session_functions, copy=False)
     expression = expression.transform(_stage_literal_in_copy, copy=False)
+    expression = expression.transform(_quoted_keys_in_copy, copy=False)
     expression = expression.transform(_positions_over_values, copy=False)
     expression = expression.transform(upper_case_aggregate_names, copy=False)
     for node in expression.find_all(exp.Sum, exp.Avg):

@@ -184,13 +184,24 @@ def wide(rows: int, seed: int) -> pd.DataFrame:
 class Own:
     """A table of one's own: its rows, and the hyperparameters that train on it."""
 
-    table: str  # as the hyperparameter names it (unquoted: scoring takes it too)
+    table: str  # as the hyperparameter and the scoring program's argument name it
     frame: pd.DataFrame  # the rows, by the table's stored column names
     label: str  # the label column's stored name
     id: str  # the id column's stored name
     hyperparameters: dict
     left_out: dict[str, str] = field(default_factory=dict)  # column: why, as the log says it
     named: tuple[str, ...] = ()  # the features hyperparameter's columns, as stored, in its order
+
+    @property
+    def stored_table(self) -> str:
+        return features.stored_name(self.table)
+
+    @property
+    def predictions(self) -> str:
+        """The scoring program's target table, named as the table is (in quotes or not)."""
+        if self.table.startswith('"'):
+            return features.quoted(f"{self.stored_table} predictions")
+        return f"{self.table}_PREDICTIONS"
 
     @property
     def features(self) -> list[str]:
@@ -238,7 +249,7 @@ def own_tables() -> dict[str, Own]:
             {"label": "ANSWER", "id": "LOAN_ID"},
         ),
         "quoted names": Own(
-            "OWN_QUOTED",
+            '"Own Churn"',  # a table named in quotes too
             quoted_names(ROWS, 4),
             "Churned?",
             "Customer ID",
@@ -282,8 +293,8 @@ def new_plan_rows() -> pd.DataFrame:
 
 
 def write_table(session, name: str, frame: pd.DataFrame) -> None:
-    """The frame as table `name`, its columns named exactly as the frame names them (created in
-    quotes, as write_pandas makes them)."""
+    """The frame as table `name` (its stored name: write_pandas quotes it), its columns named
+    exactly as the frame names them (created in quotes, as write_pandas makes them)."""
     session.write_pandas(frame, name, auto_create_table=True, overwrite=True, use_logical_type=True)
 
 
@@ -310,7 +321,7 @@ def own_database():
         session.sql(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.PUBLIC").collect()
         session.use_schema(f"{DATABASE}.PUBLIC")
         for own in TABLES.values():
-            write_table(session, own.table, own.frame)
+            write_table(session, own.stored_table, own.frame)
         write_table(session, "OWN_PLANS_NEW_PLAN", new_plan_rows())
         for statement in DERIVED:
             session.sql(statement).collect()
@@ -427,7 +438,7 @@ def scored(trained, tmp_path_factory):
             model = trained(name)
             assert model.code == 0, model.output
             version = f"own-{len(done) + 1}"
-            target = f"{own.table}_PREDICTIONS"
+            target = own.predictions
             code, output, message, _ = run_score(
                 tmp_path_factory.mktemp("score"),
                 model.archive(),

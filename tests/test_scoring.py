@@ -153,14 +153,20 @@ def model(tmp_path_factory) -> Path:
     return train_model(tmp_path_factory.mktemp("model"))
 
 
-def run_score(tmp_path: Path, model: Path | None, *arguments: str, version="training-job-1"):
+def run_score(
+    tmp_path: Path,
+    model: Path | None,
+    *arguments: str,
+    version="training-job-1",
+    secret=SECRET,
+):
     """Run `score` as a Processing job would: (exit code, output, message, summary or None);
     its /opt/ml is tmp_path / "opt-ml"."""
     root = tmp_path / "opt-ml"
     (root / "processing" / "model").mkdir(parents=True, exist_ok=True)
     if model is not None:
         (root / "processing" / "model" / "model.tar.gz").write_bytes(model.read_bytes())
-    base = ["--secret-name", SECRET, "--batch-size", "1000"]
+    base = ["--secret-name", secret, "--batch-size", "1000"]
     if version:
         base += ["--model-version", version]
     done = subprocess.run(

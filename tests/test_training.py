@@ -1113,14 +1113,14 @@ def test_a_read_only_model_folder_says_how_to_mount_it(tmp_path, monkeypatch):
 
 
 class _Frame:
-    """A featurised frame's stand-in: one batch of rows."""
+    """A featurised frame's stand-in: one batch of rows (of the physics set's width)."""
 
-    def __init__(self, rows: int):
+    def __init__(self, rows: int, width: int = len(PHYSICS.features)):
         import pandas as pd
 
         from sagemaker_snowpark.training import dataset
 
-        columns = {f"F_{i}": np.ones(rows) for i in range(len(PHYSICS.features))}
+        columns = {f"F_{i}": np.ones(rows) for i in range(width)}
         columns[dataset.LABEL_ALIAS] = np.arange(rows) % 2
         columns[dataset.SPLIT] = np.arange(rows) % 4 == 0
         self.batch = pd.DataFrame(columns)
@@ -1144,6 +1144,37 @@ def test_a_full_scratch_disk_names_the_folder_the_space_and_the_fix(tmp_path, mo
         "table's batches and XGBoost's pages: about 122 MB are needed there"
     ), str(raised.value)
     assert "VolumeSizeInGB" in str(raised.value)
+
+
+def test_a_wide_table_s_baseline_sample_is_bounded_in_values_and_let_go_once_fitted(
+    tmp_path, monkeypatch
+):
+    """300 features: the baseline's sample keeps at most BASELINE_MAX_VALUES values, not
+    baseline_max_rows rows of 300 values each (250,000 of them would be 900 MB in memory), and
+    it is let go once the baseline is fitted, before XGBoost builds its matrix."""
+    from sagemaker_snowpark.training import dataset, models
+    from sagemaker_snowpark.training.contract import Hosts
+
+    names = tuple(f"C_{i}" for i in range(300))
+    wide = features.Definition(
+        "columns",
+        "Y",
+        "number",
+        "ID",
+        tuple(features.Feature(n, n, "number") for n in names),
+        names,
+    )
+    # The lesson's six readings stay within both bounds: baseline_max_rows alone decides.
+    assert dataset.baseline_share(1_000_000, 6, 250_000) == 0.25
+    monkeypatch.setattr(dataset, "BASELINE_MAX_VALUES", 600_000)
+    fetched = dataset.fetch(_Frame(20_000, 300), wide, tmp_path / "batches", 20_000, 250_000, 1)
+    assert fetched.train.rows == 15_000  # every fourth row is a validation row
+    # 600,000 values of 300 features: 2,000 of the 20,000 rows, 1,500 of the training rows.
+    assert fetched.baseline_x.shape[1] == 300
+    assert 1_300 <= len(fetched.baseline_x) == len(fetched.baseline_y) <= 1_700
+    baseline = models.train_baseline(fetched, None, Hosts("algo-1", ("algo-1",)), 1)
+    assert baseline[-1].coef_.shape == (1, 300)
+    assert fetched.baseline_x.shape == (0, 300) and fetched.baseline_y.shape == (0,)
 
 
 def test_the_failure_reason_is_written_even_when_the_output_folder_is_full(tmp_path, monkeypatch):

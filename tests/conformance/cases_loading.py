@@ -41,6 +41,14 @@ def _unquoted_columns(session):
     return [f.name for f in session.table("T").schema.fields]
 
 
+def _punctuated_columns(session):
+    """Columns named as a CSV's header may name them: spaces, punctuation, a double quote."""
+    frame = pd.DataFrame({"Customer ID": ["c-1", "c-2"], "Churned?": [True, False], 'a"b': [1, 2]})
+    session.write_pandas(frame, "T", auto_create_table=True, use_logical_type=True)
+    table = session.table("T")
+    return [f.name for f in table.schema.fields], sorted(rows(table))
+
+
 def _temporary(session):
     """The table is the session's own: another session of the same schema does not see it."""
     session.write_pandas(FRAME, "T", auto_create_table=True, table_type="temporary")
@@ -128,6 +136,13 @@ CASES = [
         "write_pandas into a table whose columns' names have spaces and lower case",
         _spaced_names,
         [(1, "ada"), (2, "grace")],
+        WRITE_PANDAS_REF,
+    ),
+    Case(
+        "Loading",
+        "write_pandas of columns named with spaces and punctuation keeps the names and rows",
+        _punctuated_columns,
+        (['"Customer ID"', '"Churned?"', '"a""b"'], [("c-1", True, 1), ("c-2", False, 2)]),
         WRITE_PANDAS_REF,
     ),
     Case(

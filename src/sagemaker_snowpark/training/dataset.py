@@ -48,6 +48,11 @@ LABEL_ALIAS = "LABEL_"  # the label's column in the batches, whatever the table 
 _SPLIT_BUCKETS = 10_000
 # Scratch space a row takes: its float32 batch row (44 bytes) plus XGBoost's quantised pages.
 SCRATCH_BYTES_PER_ROW = 64
+# The baseline's sample is bounded in values (rows x features) as well as in rows: the default
+# baseline_max_rows of the lesson's six readings are 1.5 million values, but the same rows of a
+# table 300 columns wide would be 75 million (900 MB in memory as the float32 sample and the
+# float64 copy scikit-learn fits). This many values are about 300 MB so.
+BASELINE_MAX_VALUES = 25_000_000
 # Where the tables are, as notebook 03 creates them: used where neither the job's settings nor
 # the secret name one, so the session always has a database, schema and warehouse (a
 # workload-identity sign-in has no secret, and a user without DEFAULT_NAMESPACE would otherwise
@@ -265,6 +270,19 @@ class Fetched:
     batches: int
     seconds: float
 
+    def drop_sample(self) -> None:
+        """Let the baseline's sample go (it is fitted): XGBoost's matrix needs the memory."""
+        self.baseline_x = np.zeros((0, self.baseline_x.shape[1]), dtype=np.float32)
+        self.baseline_y = np.zeros(0, dtype=np.float32)
+
+
+def baseline_share(rows: int, features: int, baseline_max_rows: int) -> float:
+    """The share of rows the baseline's sample keeps: at most baseline_max_rows rows and
+    BASELINE_MAX_VALUES values of its `features` features, whatever the table's size."""
+    rows = max(1, rows)
+    values = BASELINE_MAX_VALUES / (rows * max(1, features))
+    return min(1.0, baseline_max_rows / rows, values)
+
 
 # Errors of the connection while a result is read (the connector's vendored requests, urllib3,
 # the connector's own), by class name: the job can only report them and stop.
@@ -307,7 +325,8 @@ def fetch(
     seed: int,
     progress: Callable[[int], None] = lambda rows: None,
 ) -> Fetched:
-    """Stream the featurised rows into batch files, and keep a bounded sample for the baseline.
+    """Stream the featurised rows into batch files, and keep a bounded sample for the baseline
+    (baseline_share: at most baseline_max_rows rows and BASELINE_MAX_VALUES values).
 
     `progress(rows)` is called as each batch arrives (the program's watchdog listens). A broken
     connection ends in one line naming it; a full or read-only scratch folder in one naming the
@@ -317,11 +336,11 @@ def fetch(
     train = BatchFiles(folder / "train")
     validation = BatchFiles(folder / "validation")
     rng = np.random.default_rng(seed)
-    # Bernoulli sampling keeps the baseline's sample near baseline_max_rows whatever the size.
-    keep = min(1.0, baseline_max_rows / max(1, expected_rows))
-    sample_x, sample_y, batches, rows = [], [], 0, 0
     features = [f"F_{i}" for i in range(len(definition.features))]
     baseline = definition.baseline_indices
+    # Bernoulli sampling keeps the baseline's sample near its bounds whatever the table's size.
+    keep = baseline_share(expected_rows, len(baseline), baseline_max_rows)
+    sample_x, sample_y, batches, rows = [], [], 0, 0
     needed = expected_rows * SCRATCH_BYTES_PER_ROW
     try:
         train.folder.mkdir(parents=True)

@@ -2,11 +2,13 @@
 
 - the baseline of the 2023 sample: scikit-learn LogisticRegression on the six numeric columns
   (on a table's own columns: on all its features, a NULL taking its feature's mean), unscaled,
-  on a uniform sample of at most `baseline_max_rows` training rows (`train_baseline`);
+  on a uniform sample of at most `baseline_max_rows` training rows and
+  `dataset.BASELINE_MAX_VALUES` values (`train_baseline`);
 - the tutorial's model: XGBoost on the features (the physics set, or the table's), built from the
   batch files through a DataIter into a QuantileDMatrix (`quantile_matrix`: external memory on
   one host, its quantised pages waiting on local disk), so the data's memory follows the batch
-  size, not the table (XGBoost's own training state still takes about 40 bytes a training row).
+  size, not the table (XGBoost's own training state still takes about 4 bytes a value of a
+  training row: 40 bytes a row of the lesson's 10 features, about 1 KB a row of 300).
 
 Both are evaluated on the same validation split (`evaluate`); the counts of a multi-host job's
 hosts are summed, as one model was trained. `metrics` and `evaluation_report` make what the job
@@ -114,18 +116,23 @@ def _fit_baseline(x: np.ndarray, y: np.ndarray, seed: int):
 
 def train_baseline(fetched: dataset.Fetched, communicator, hosts: Hosts, seed: int):
     """The baseline on the sample `fetched` kept; with several hosts, on every host's sample
-    together: gathered on algo-1, fitted there, shared back."""
+    together: gathered on algo-1, fitted there, shared back. The sample is let go once fitted,
+    before XGBoost's matrix is built (on a wide table it is hundreds of MB)."""
     if communicator is None:
-        return _fit_baseline(fetched.baseline_x, fetched.baseline_y, seed)
+        model = _fit_baseline(fetched.baseline_x, fetched.baseline_y, seed)
+        fetched.drop_sample()
+        return model
     samples = [
         communicator.broadcast((fetched.baseline_x, fetched.baseline_y), root)
         for root in range(hosts.count)
     ]
+    fetched.drop_sample()
     model = None
     if hosts.rank == 0:
         x = np.concatenate([s[0] for s in samples])
         y = np.concatenate([s[1] for s in samples])
         model = _fit_baseline(x, y, seed)
+    del samples
     return communicator.broadcast(model, 0)
 
 

@@ -34,9 +34,12 @@ from . import contract
 from .dataset import NAMESPACE_DEFAULTS
 from .memory import limit_malloc_arenas, peak_memory_mb
 
-# An unquoted Snowflake name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE
-# (each part at most 255 characters, as Snowflake's identifiers).
-TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
+# A Snowflake table name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE, each
+# part unquoted or in double quotes ("My Table", as the training program's table hyperparameter
+# takes it), at most 255 characters, as Snowflake's identifiers.
+_NAME_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"]|""){1,255}")'
+TABLE_NAME = re.compile(rf"{_NAME_PART}(?:\.{_NAME_PART}){{0,2}}")
+_PARTS = re.compile(r'"(?:[^"]|"")*"|[^".]+')
 # A SageMaker training job's name, which is the model version.
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 STOPPED = (
@@ -79,7 +82,8 @@ def _table(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{cut(value)!r} is not a table name: use TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
         )
-    return value.upper()
+    # Unquoted parts as Snowflake resolves them, in upper case; quoted ones exactly as given.
+    return _PARTS.sub(lambda part: part[0] if part[0].startswith('"') else part[0].upper(), value)
 
 
 def _version(value: str) -> str:

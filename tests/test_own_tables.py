@@ -640,7 +640,7 @@ BAD_INPUTS = {
     "no such id": (
         {"id": "CUSTOMER"},
         lambda: (
-            "Table OWN_PLANS has no column 'CUSTOMER' (hyperparameter id): its columns are "
+            "Table OWN_PLANS has no column 'CUSTOMER' (hyperparameter id; empty: no id): its columns are "
             f"{plans_columns()}."
         ),
     ),

@@ -339,7 +339,9 @@ def from_columns(
     types = {stored_name(f.name): f.datatype for f in frame.schema.fields}
     stored = list(types)
     label_name = find_column(stored, label, table, "hyperparameter label")
-    id_name = find_column(stored, id_column, table, "hyperparameter id") if id_column else None
+    # The default id is the workshop's UDI: a table without it is told to name its own, or none.
+    asked_by = "hyperparameter id; empty: no id"
+    id_name = find_column(stored, id_column, table, asked_by) if id_column else None
     if id_name == label_name:
         raise TutorialError(
             f"The id and the label are the same column {quoted(label_name)}: name another id."

@@ -640,8 +640,8 @@ BAD_INPUTS = {
     "no such id": (
         {"id": "CUSTOMER"},
         lambda: (
-            "Table OWN_PLANS has no column 'CUSTOMER' (hyperparameter id; empty: no id): its columns are "
-            f"{plans_columns()}."
+            "Table OWN_PLANS has no column 'CUSTOMER' (hyperparameter id; empty: no id): its "
+            f"columns are {plans_columns()}."
         ),
     ),
     "no such feature": (

@@ -40,10 +40,8 @@ def bench_stack():
         stack.down(state)
 
 
-def secret_for(rows: int) -> str:
-    """A secret whose default database holds `rows` rows of generated data (loaded once)."""
-    name = f"bench/snowflake-{rows}"
-    database = f"BENCH_{rows}"
+def store_local_secret(name: str, database: str) -> None:
+    """A secret for the local Snowflake whose default database is `database`."""
     connection.store_secret(
         name,
         {
@@ -57,6 +55,13 @@ def secret_for(rows: int) -> str:
             "schema": "PUBLIC",
         },
     )
+
+
+def secret_for(rows: int) -> str:
+    """A secret whose default database holds `rows` rows of generated data (loaded once)."""
+    name = f"bench/snowflake-{rows}"
+    database = f"BENCH_{rows}"
+    store_local_secret(name, database)
     session = connection.session(name)
     try:
         session.sql(f"CREATE DATABASE IF NOT EXISTS {database}").collect()  # sign-in creates none

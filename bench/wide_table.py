@@ -10,7 +10,6 @@ between the two sizes beside the ratio of their rows (goal: at most 1.5 for 5 ti
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import tempfile
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import TRAIN, bench_stack, job_tree, measure, python
+from common import TRAIN, bench_stack, job_tree, measure, python, store_local_secret
 
-from sagemaker_snowpark import connection, keypair
+from sagemaker_snowpark import connection
 
 COLUMNS = 300
 INFORMATIVE = {7: 1.5, 42: -1.2, 150: 1.0, 231: -0.8, 299: 1.2}  # column: weight in the logit
@@ -46,19 +45,7 @@ def chunk(start: int, rows: int) -> pd.DataFrame:
 
 
 def secret() -> str:
-    connection.store_secret(
-        SECRET,
-        {
-            "account": os.environ["SNOWFLAKE_ACCOUNT"],
-            "user": "SAGEMAKER_TRAINING",
-            "privateKey": keypair.generate().private_pem,
-            "host": os.environ["SNOWFLAKE_HOST"],
-            "port": os.environ["SNOWFLAKE_PORT"],
-            "protocol": "http",
-            "database": DATABASE,
-            "schema": "PUBLIC",
-        },
-    )
+    store_local_secret(SECRET, DATABASE)
     return SECRET
 
 

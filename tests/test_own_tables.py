@@ -13,7 +13,6 @@ fixtures keep them for the module.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_scoring import run_score
+from test_scoring import run_score, store_secret
 from test_training import assert_clean_failure, assert_no_noise, run_program
 
-from sagemaker_snowpark import connection, keypair
+from sagemaker_snowpark import connection
 from sagemaker_snowpark.training import dataset, features
 
 SECRET = "tests/own-tables"
@@ -301,20 +300,7 @@ def write_table(session, name: str, frame: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def own_database():
     """The tables above in a database of their own, and a secret whose default it is."""
-    connection.store_secret(
-        SECRET,
-        {
-            "account": os.environ["SNOWFLAKE_ACCOUNT"],
-            "user": "SAGEMAKER_TRAINING",
-            "privateKey": keypair.generate().private_pem,
-            "host": os.environ["SNOWFLAKE_HOST"],
-            "port": os.environ["SNOWFLAKE_PORT"],
-            "protocol": "http",
-            "warehouse": "HOL_WH",
-            "database": DATABASE,
-            "schema": "PUBLIC",
-        },
-    )
+    store_secret(DATABASE, SECRET)  # test_scoring's: the local Snowflake, this database
     session = connection.session(SECRET)
     try:
         session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}").collect()

@@ -88,6 +88,7 @@ def _follow(kind, name, describe, instances, show_logs, poll_seconds) -> dict:
     group = f"/aws/sagemaker/{kind}Jobs"
     tokens: dict[str, str | None] = {}
     ended = False
+    wait = min(0.5, poll_seconds)
     while True:
         job = describe()
         if show_logs:
@@ -96,7 +97,8 @@ def _follow(kind, name, describe, instances, show_logs, poll_seconds) -> dict:
             break
         # One more read after the job ends: CloudWatch may show its last lines a moment late.
         ended = job[f"{kind}JobStatus"] in FINAL_STATUSES
-        time.sleep(poll_seconds)
+        time.sleep(poll_seconds if ended else wait)
+        wait = min(wait * 2, poll_seconds)  # a job that fails at once is told at once
     status = job[f"{kind}JobStatus"]
     print(f"{kind} job {name}: {status}.", flush=True)
     if status != "Completed":

@@ -161,3 +161,25 @@ def test_the_log_describes_the_features_in_readable_lines():
     narrow = features.described(features.physics("MACHINE_FAILURE", "UDI"))
     assert narrow[0] == "10 features (physics):" and all(len(line) <= 100 for line in narrow)
     assert "TYPE_CODE" in narrow[2]
+
+
+class _SchemaOnly:
+    """A table's stand-in that has a schema and refuses any query."""
+
+    def __init__(self, fields):
+        from snowflake.snowpark.types import StructField, StructType
+
+        self.schema = StructType([StructField(name, kind) for name, kind in fields])
+
+    def select(self, *columns):
+        raise AssertionError("a query was sent")
+
+
+def test_a_label_of_another_type_is_one_line_before_any_query():
+    table = _SchemaOnly([("ID", LongType()), ("WHEN", DateType()), ("X", DoubleType())])
+    with pytest.raises(TutorialError) as raised:
+        features.from_columns(table, "T", "when", "ID", "")
+    assert str(raised.value) == (
+        'Label "WHEN" of T is DATE: a label must be 0/1, a boolean, or text such as yes/no or '
+        "true/false."
+    )

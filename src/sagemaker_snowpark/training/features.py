@@ -265,7 +265,7 @@ def profile(frame, label: str, label_kind: str, candidates: list[str]) -> Profil
 
 
 def check_label(
-    table: str, label: str, kind: str | None, datatype, found: Profile, made_by: str
+    table: str, label: str, kind: str | None, datatype, found: Profile | None, made_by: str
 ) -> None:
     if kind is None:
         raise TutorialError(
@@ -359,7 +359,10 @@ def from_columns(
     else:
         chosen = [name for name in stored if name not in (label_name, id_name)]
     label_kind = kind_of(types[label_name])
-    found = profile(frame, label_name, label_kind or "number", chosen)
+    if label_kind is None:  # before any query: a DATE compared with 0 and 1 would be an error
+        check_label(table, label_name, None, types[label_name], None, "")
+    # Only columns that may be features are profiled (a VARIANT's distinct values mean nothing).
+    found = profile(frame, label_name, label_kind, [c for c in chosen if kind_of(types[c])])
     check_label(table, label_name, label_kind, types[label_name], found, "notebook 06 loads a CSV")
     kept: list[tuple[str, str]] = []
     for name in chosen:

@@ -41,7 +41,8 @@ DEFAULT_TIMEOUTS = {"login_timeout": 60, "network_timeout": 120, "socket_timeout
 # double-quoted with any character but a lone double quote; at most 255 characters.
 _IDENTIFIER_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"]|""){1,255}")'
 _IDENTIFIER = re.compile(_IDENTIFIER_PART)
-_QUALIFIED = re.compile(rf"{_IDENTIFIER_PART}(?:\.{_IDENTIFIER_PART}){{0,2}}")
+# A name optionally qualified: NAME, SCHEMA.NAME or DATABASE.SCHEMA.NAME (the programs' tables).
+QUALIFIED_NAME = re.compile(rf"{_IDENTIFIER_PART}(?:\.{_IDENTIFIER_PART}){{0,2}}")
 # What a message may show of an unknown field's name: a short name, as a typo would be. Anything
 # else (a pasted key or token used as a name) is described by its length, never quoted.
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -57,7 +58,7 @@ def check_identifier(value: str, what: str, qualified: bool = False) -> str:
     Checked before any SQL is built from it, so a name like `T; DROP TABLE X` is refused in one
     line naming `what` (e.g. "Hyperparameter table") instead of failing deep in Snowpark.
     """
-    pattern = _QUALIFIED if qualified else _IDENTIFIER
+    pattern = QUALIFIED_NAME if qualified else _IDENTIFIER
     if isinstance(value, str) and pattern.fullmatch(value):
         return value
     example = "DATABASE.SCHEMA.TABLE" if qualified else "HOL_WH"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import generator
 from .errors import TutorialError
+from .training.features import quoted  # a name kept exactly (case, spaces), in double quotes
 
 QUICKSTART_REPOSITORY = "Snowflake-Labs/sfguide-getting-started-snowpark-python-sagemaker"
 QUICKSTART_COMMIT = "2f04abae619cd2add6647d92a17ec4f788082cd2"
@@ -269,11 +270,6 @@ INTEGER, DECIMAL, BOOLEAN, TEXT = "NUMBER(38,0)", "FLOAT", "BOOLEAN", "VARCHAR"
 _INTEGER = r"[+-]?\d{1,38}"
 _LEADING_ZERO = r"[+-]?0\d"  # 007, a code rather than a number: it stays text
 _DECIMAL = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-
-
-def quoted(name: str) -> str:
-    """A name as a Snowflake identifier that keeps it exactly (case, spaces): in double quotes."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _column_type(values) -> str | None:

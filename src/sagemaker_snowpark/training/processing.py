@@ -35,10 +35,9 @@ from .dataset import NAMESPACE_DEFAULTS
 from .memory import limit_malloc_arenas, peak_memory_mb
 
 # A Snowflake table name, optionally qualified: TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE, each
-# part unquoted or in double quotes ("My Table", as the training program's table hyperparameter
-# takes it), at most 255 characters, as Snowflake's identifiers.
-_NAME_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]{0,254}|"(?:[^"]|""){1,255}")'
-TABLE_NAME = re.compile(rf"{_NAME_PART}(?:\.{_NAME_PART}){{0,2}}")
+# part unquoted or in double quotes ("My Table"), as the training program's table hyperparameter
+# takes it (connection.check_identifier).
+TABLE_NAME = connection.QUALIFIED_NAME
 _PARTS = re.compile(r'"(?:[^"]|"")*"|[^".]+')
 # A SageMaker training job's name, which is the model version.
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")

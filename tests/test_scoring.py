@@ -542,49 +542,16 @@ def test_each_error_becomes_the_exit_message(model, tmp_path, case, arguments, r
 def run_processing_job(
     image_uri: str, model_uri: str, bucket: str, role_arn: str, version: str, secret: str = SECRET
 ):
-    """Score through a SageMaker Processing job, as notebook 05 does; the job's description
-    (a failed job raises a TutorialError with its ExitMessage)."""
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
-
-    processor = Processor(
-        role=role_arn,
+    """Score through a SageMaker Processing job, with the helper notebook 06 uses (notebook 05's
+    job); the job's description (a failed job raises a TutorialError with its ExitMessage)."""
+    return jobs.run_scoring(
         image_uri=image_uri,
-        entrypoint=["score"],
-        instance_count=1,
-        instance_type="ml.m5.large",
-        base_job_name="scoring-test",
-    )
-    return jobs.run_processing(
-        processor,
+        role_arn=role_arn,
+        model_uri=model_uri,
+        job_name=f"scoring-test-{version}-{time.time_ns() % 10**12}",
+        arguments={"--secret-name": secret, "--model-version": version, "--batch-size": "1000"},
+        output_uri=f"s3://{bucket}/sagemaker-snowpark/scoring/tests/{version}",
         poll_seconds=1,
-        inputs=[
-            ProcessingInput(
-                input_name="model",
-                s3_input=ProcessingS3Input(
-                    s3_uri=model_uri,
-                    s3_data_type="S3Prefix",
-                    s3_input_mode="File",
-                    local_path="/opt/ml/processing/model",
-                ),
-            )
-        ],
-        outputs=[
-            ProcessingOutput(
-                output_name="summary",
-                s3_output=ProcessingS3Output(
-                    s3_uri=f"s3://{bucket}/sagemaker-snowpark/scoring/tests/{version}",
-                    s3_upload_mode="EndOfJob",
-                    local_path="/opt/ml/processing/output",
-                ),
-            )
-        ],
-        arguments=["--secret-name", secret, "--model-version", version, "--batch-size", "1000"],
     )
 
 

@@ -174,6 +174,7 @@ def run_scoring(
     instance_type: str = "ml.m5.large",
     max_runtime_seconds: int = 3600,
     show_logs: bool = True,
+    poll_seconds: float = 5,
 ) -> dict:
     """Run the image's `score` program in a SageMaker Processing job, as notebook 05 does: the
     model archive copied to /opt/ml/processing/model, `arguments` as the program's options
@@ -207,6 +208,7 @@ def run_scoring(
     return run_processing(
         processor,
         show_logs=show_logs,
+        poll_seconds=poll_seconds,
         job_name=job_name,
         inputs=[ProcessingInput(input_name="model", s3_input=model)],
         outputs=[ProcessingOutput(output_name="summary", s3_output=summary)],

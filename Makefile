@@ -28,14 +28,14 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 TEST_WORKERS ?= 3
 TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
-.PHONY: help install tutorial test test-fast test-stack test-series test-docker lab notebooks bench lint format lock local-up local-down local-status local-reset picture render times real-account clean
+.PHONY: help install tutorial test test-fast test-stack test-series test-docker test-examples lab notebooks bench lint format lock local-up local-down local-status local-reset picture render times real-account clean
 
 help:
 	@echo "make tutorial   run every notebook on the embedded local stack (DATA=..., ROWS=...,"
 	@echo "                OWN_CSV=file.csv OWN_LABEL=column [OWN_ID=column] [OWN_TABLE=name])"
 	@echo "make test       run every test, every tier, on parallel workers (docs/testing.md)"
 	@echo "make test-fast  the tests that need no local stack (the edit-test loop, under a minute)"
-	@echo "make test-stack | test-series | test-docker   one tier of make test (docs/testing.md)"
+	@echo "make test-stack | test-series | test-docker | test-examples   one tier of make test (docs/testing.md)"
 	@echo "make lab        open JupyterLab on the notebooks with the local stack running (LAB_ARGS=...)"
 	@echo "make real-account  run every notebook on your AWS and Snowflake accounts (costs money)"
 	@echo "make notebooks  re-execute the committed notebooks and save their outputs"
@@ -77,7 +77,11 @@ test-fast: $(STAMP)
 
 # stack: the package and the stack's services against a local stack, no notebook series.
 test-stack: $(STAMP)
-	$(BIN)/python -m pytest $(TEST_PARALLEL) -m "(not unit or stack) and not series and not docker" tests
+	$(BIN)/python -m pytest $(TEST_PARALLEL) -m "(not unit or stack) and not series and not docker and not snowpark_examples" tests
+
+# examples: Snowpark's own docstring examples on the local Snowflake (docs/local-snowflake.md).
+test-examples: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist -m "snowpark_examples and not unit" tests
 
 # series: the notebooks under nbval and each other configuration of the series, Docker aside.
 test-series: $(STAMP)

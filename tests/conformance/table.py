@@ -39,7 +39,45 @@ def markdown(cases: list[Case]) -> str:
         f"| {c.area} | {c.operation} | {_result(c.expect)} | {c.reference} |"
         for c in sorted(cases, key=lambda c: c.area)
     ]
-    return HEADER + "\n".join(lines) + "\n"
+    return HEADER + "\n".join(lines) + "\n" + examples_section()
+
+
+EXAMPLES = """
+## Snowpark's own examples
+
+Snowpark Python's docstrings hold runnable examples (`>>>` lines with the expected output), which
+Snowpark's maintainers run against a real account. `tests/test_snowpark_examples.py` (`make
+test-examples`, a tier of `make test`) runs those of the DataFrame API's modules ({modules})
+against the local Snowflake as Snowpark's CI does (one session in one database, `session` and
+`to_timestamp` in the namespace, ELLIPSIS and NORMALIZE_WHITESPACE) and checks that exactly the
+examples below fail. `.venv/bin/python tests/conformance/snowpark_examples.py [NAME ...]` runs them
+and prints what fails.
+
+**{passing} of {examples} examples pass ({share:.1%})**, of the examples Snowpark runs in the
+Snowpark version constraints.txt pins ({skipped} more are marked `+SKIP` in Snowpark itself and
+run nowhere). The rest, and why:
+
+| Example | Why it fails on the local Snowflake |
+|---|---|
+"""
+
+
+def examples_section() -> str:
+    from conformance.snowpark_examples import MODULES, docstrings, skipped
+    from conformance.snowpark_examples_failing import FAILING
+
+    found = [example for test in docstrings() for example in test.examples]
+    examples = sum(1 for example in found if not skipped(example))
+    passing = examples - len(FAILING)
+    text = EXAMPLES.format(
+        modules=", ".join(f"`{name}`" for name in MODULES),
+        passing=passing,
+        examples=examples,
+        share=passing / examples,
+        skipped=len(found) - examples,
+    )
+    rows = [f"| `{key}` | {reason.replace('|', '\\|')} |" for key, reason in FAILING.items()]
+    return text + "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from sagemaker_snowpark.errors import TutorialError
 from snowpark_local.patch import Patch
 
 from .errors import error_response, server_errors, snowflake_syntax_error
+from .merge import merge
 from .names import identifier
 from .results import DEFAULT_CHUNK_BYTES, chunked
 from .sessions import REPLACED_ROUTES, connection, login_request, session_request
@@ -161,6 +162,12 @@ PATCHES: list[Patch] = [
         "trim_cast_varchar",
         trim_cast_varchar,
         "fakesnow drops TRIM's characters and side: RTRIM(s, ', ') trimmed spaces at both ends",
+    ),
+    Patch(
+        fakesnow_transforms,
+        "merge",
+        merge,
+        "fakesnow's MERGE needs a named source: Snowpark's unnamed subquery fails",
     ),
     *[
         Patch(

@@ -9,6 +9,7 @@ from sqlglot import exp, parse_one
 
 from snowpark_local.patch import upstream
 
+from .merge import merge_counts
 from .names import (
     as_column,
     check_identifier_case,
@@ -148,6 +149,7 @@ def transform(self: FakeSnowflakeCursor, expression, params):
             return as_column(node, signed, name)
         return node
 
+    expression = merge_counts(self, expression)
     expression = result_scans(self, expression)
     check_identifier_case(self, expression)
     expression = expression.transform(session_functions, copy=False)

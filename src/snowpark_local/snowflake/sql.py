@@ -9,6 +9,7 @@ from sqlglot import exp, parse_one
 
 from snowpark_local.patch import upstream
 
+from .asof import asof_joins
 from .merge import merge_counts
 from .names import (
     as_column,
@@ -162,4 +163,5 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)
+    transformed = asof_joins(transformed)
     return exact_aggregates(self, transformed)

@@ -41,7 +41,9 @@ def _asof_join(node: exp.Join) -> None:
     if using and left and right:
         names = [i.name for i in using]
         node.set("using", None)
-        equal = [exp.column(n, left, quoted=True).eq(exp.column(n, right, quoted=True)) for n in names]
+        equal = [
+            exp.column(n, left, quoted=True).eq(exp.column(n, right, quoted=True)) for n in names
+        ]
         node.set("on", exp.and_(condition, *equal))
         select = node.find_ancestor(exp.Select)
         if select is not None:

@@ -13,6 +13,7 @@ from sqlglot import exp, parse_one
 
 from snowpark_local.patch import upstream
 
+from .pivot import without_pivots
 from .sessions import quoted
 
 
@@ -110,7 +111,7 @@ def exact_aggregates(cursor, expression):
         ]
         if not found:
             continue
-        probe = select.copy()
+        probe = without_pivots(select.copy())
         for key in ("order", "having", "limit", "offset", "qualify", "distinct", "with"):
             probe.set(key, None)
         probe.set(
@@ -133,9 +134,12 @@ def exact_aggregates(cursor, expression):
             if isinstance(node, exp.Avg):
                 s = int(scale[1]) if scale else 0
                 s = max(s, min(s + 6, 12))
-                if isinstance(node.parent, (exp.Window, exp.Filter)):
-                    # AVG(...) OVER (...) or FILTER (...): DuckDB's DOUBLE, typed as Snowflake's
-                    outer = node.parent
+                if isinstance(node.parent, (exp.Window, exp.Filter)) or node.find_ancestor(
+                    exp.Pivot
+                ):
+                    # AVG(...) OVER (...), FILTER (...) or in a PIVOT (one aggregate there):
+                    # DuckDB's DOUBLE, typed as Snowflake's
+                    outer = node
                     while isinstance(outer.parent, (exp.Window, exp.Filter)):
                         outer = outer.parent
                     to = exp.DataType.build(f"DECIMAL(38, {s})")

@@ -40,7 +40,6 @@ FAILING: dict[str, str] = {
     "dataframe.DataFrame.random_split[3]": "not yet: NameError: name 'df_parts' is not defined",
     "dataframe.DataFrame.sample[3]": "not yet: 001003 (42000): Parser Error: syntax error at or ne",
     "dataframe.DataFrame.select[7]": "not yet: 001003 (42000): Parser Error: syntax error at or ne",
-    "dataframe.DataFrame.select_expr[1]": "not yet: output differs: df.select_expr('abs(a)', 'a + ",
     "dataframe.DataFrame.sort[5]": "not yet: 002043 (02000): Binder Error: Referenced column 'ALL'",
     "dataframe.DataFrame.sort[6]": "not yet: 002043 (02000): Binder Error: Referenced column 'ALL'",
     "dataframe.DataFrame.to_df[0]": "not yet: 001003 (42000): Parser Error: syntax error at or nea",

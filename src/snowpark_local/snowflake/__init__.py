@@ -15,9 +15,10 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   from a GCS stage's presigned URLs) and Snowpark's loading calls (write_pandas in every mode,
   create_dataframe, save_as_table);
 - sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, SUM/AVG of
-  fixed-point numbers exact, aggregates named as Snowflake names them, RESULT_SCAN inside a query,
+  fixed-point numbers exact, RESULT_SCAN inside a query,
   quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a qualified
   quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
+- expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as

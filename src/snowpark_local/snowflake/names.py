@@ -1,5 +1,5 @@
-"""Snowflake's names, types and identifier case: RESULT_SCAN inside a query, upper-case aggregate
-names, exact SUM and AVG of fixed-point numbers, case-sensitive quoted identifiers."""
+"""Snowflake's names, types and identifier case: RESULT_SCAN inside a query, exact SUM and AVG of
+fixed-point numbers, case-sensitive quoted identifiers."""
 
 from __future__ import annotations
 
@@ -77,13 +77,6 @@ def result_scans(cursor, expression):
             exp.Table(this=exp.to_identifier(view, quoted=True), alias=node.args.get("alias"))
         )
     return expression
-
-
-def upper_case_aggregate_names(node):
-    # DuckDB names `count(x)` and `count_star()`; Snowflake names the upper-cased text, COUNT(*).
-    if isinstance(node, exp.AggFunc) and not isinstance(node, (exp.Sum, exp.Avg)):
-        return as_column(node, node, node.sql("snowflake").upper())
-    return node
 
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}

@@ -28,6 +28,7 @@ from sagemaker_snowpark.errors import TutorialError
 from snowpark_local.patch import Patch
 
 from .errors import error_response, server_errors, snowflake_syntax_error
+from .expression_names import name_expressions
 from .merge import merge
 from .names import identifier
 from .results import DEFAULT_CHUNK_BYTES, chunked
@@ -51,7 +52,7 @@ async def query_request(request: Request) -> Response:
         rewritten = rewrite(payload["sqlText"], conn)
         if isinstance(rewritten, Response):
             return rewritten
-        payload["sqlText"] = rewritten
+        payload["sqlText"] = name_expressions(rewritten)
         if payload != original:
             raw = json.dumps(payload).encode()
             request._body = gzip.compress(raw) if gzipped else raw  # Starlette's cached body

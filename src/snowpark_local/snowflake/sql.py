@@ -16,7 +16,6 @@ from .names import (
     check_identifier_case,
     exact_aggregates,
     result_scans,
-    upper_case_aggregate_names,
 )
 from .pivot import pivots
 from .sessions import signed_in
@@ -157,7 +156,6 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     expression = expression.transform(session_functions, copy=False)
     expression = expression.transform(_stage_literal_in_copy, copy=False)
     expression = expression.transform(_positions_over_values, copy=False)
-    expression = expression.transform(upper_case_aggregate_names, copy=False)
     expression = pivots(self, expression)
     for node in expression.find_all(exp.Sum, exp.Avg):
         if not isinstance(node.this, (exp.Cast, exp.TryCast)):

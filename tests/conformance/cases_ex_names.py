@@ -14,6 +14,22 @@ def _expression_names(session):
     return dataframe.columns, rows(dataframe), rows(inner)
 
 
+def _nullable(dataframe) -> list[tuple[str, bool]]:
+    return [(field.name, field.nullable) for field in dataframe.schema.fields]
+
+
+def _table_nullability(session):
+    session.sql("CREATE OR REPLACE TABLE P (ID INT NOT NULL, NOTE VARCHAR)").collect()
+    session.sql("CREATE OR REPLACE TABLE Q (ID INT NOT NULL)").collect()
+    joined = session.sql("SELECT P.ID, Q.ID AS QID FROM P LEFT JOIN Q ON P.ID = Q.ID")
+    return _nullable(session.table("P")), _nullable(joined)
+
+
+def _values_nullability(session):
+    dataframe = session.create_dataframe([[1.5, None], [2.5, "b"]], schema=["x", "y"])
+    return _nullable(dataframe)
+
+
 CASES = [
     Case(
         "Names",
@@ -25,5 +41,19 @@ CASES = [
             [(6,)],
         ),
         "SELECT (a column without an alias is named by its expression)",
+    ),
+    Case(
+        "Types",
+        "Schema: a NOT NULL column is not nullable, but is on the NULL side of a LEFT JOIN",
+        _table_nullability,
+        ([("ID", False), ("NOTE", True)], [("ID", False), ("QID", True)]),
+        "DESCRIBE RESULT (null?); CREATE TABLE (NOT NULL)",
+    ),
+    Case(
+        "Types",
+        "Schema of create_dataframe: a column with a None is nullable, the others are not",
+        _values_nullability,
+        [("X", False), ("Y", True)],
+        "DESCRIBE RESULT (null?); VALUES",
     ),
 ]

@@ -19,6 +19,7 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a qualified
   quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
+- nullability.py: result columns not nullable where Snowflake knows they hold no NULL;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as

@@ -31,6 +31,7 @@ from .errors import error_response, server_errors, snowflake_syntax_error
 from .expression_names import name_expressions
 from .merge import merge
 from .names import identifier
+from .nullability import describe_as_rowtype, describe_last_sql, marked
 from .results import DEFAULT_CHUNK_BYTES, chunked
 from .sessions import REPLACED_ROUTES, connection, login_request, session_request
 from .sql import transform, trim_cast_varchar
@@ -149,8 +150,21 @@ PATCHES: list[Patch] = [
     Patch(
         FakeSnowflakeCursor,
         "_describe_only",
-        server_errors("_describe_only"),
-        "fakesnow answers an unexpected error with HTTP 500, which the connector retries",
+        marked(server_errors("_describe_only")),
+        "fakesnow answers an unexpected error with HTTP 500, which the connector retries; "
+        "and says every column is nullable",
+    ),
+    Patch(
+        FakeSnowflakeCursor,
+        "_describe_last_sql",
+        marked(describe_last_sql),
+        "fakesnow says every result column is nullable, even a NOT NULL one",
+    ),
+    Patch(
+        fakesnow_server,
+        "describe_as_rowtype",
+        describe_as_rowtype,
+        "fakesnow says every result column is nullable, even a NOT NULL one",
     ),
     Patch(
         fakesnow_transforms,

@@ -17,6 +17,7 @@ from .names import (
     exact_aggregates,
     result_scans,
 )
+from .nullability import remember
 from .pivot import pivots
 from .sessions import signed_in
 
@@ -118,6 +119,7 @@ def _qualified_temp_tables(expression, conn):
 def transform(self: FakeSnowflakeCursor, expression, params):
     conn = self._conn
     identity = signed_in(conn)
+    remember(self, expression)  # before anything below changes it
 
     def session_functions(node):
         values = {

@@ -76,7 +76,8 @@ def examples_section() -> str:
         share=passing / examples,
         skipped=len(found) - examples,
     )
-    rows = [f"| `{key}` | {reason.replace('|', '\\|')} |" for key, reason in FAILING.items()]
+    bar = "|"
+    rows = [f"| `{key}` | {reason.replace(bar, '&#124;')} |" for key, reason in FAILING.items()]
     return text + "\n".join(rows) + "\n"
 
 

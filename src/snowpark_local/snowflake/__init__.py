@@ -14,10 +14,11 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - stages.py: GET from an internal stage (the connector downloads each file from this server, as
   from a GCS stage's presigned URLs) and Snowpark's loading calls (write_pandas in every mode,
   create_dataframe, save_as_table);
-- sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, SUM/AVG of
-  fixed-point numbers exact, RESULT_SCAN inside a query,
-  quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a qualified
-  quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
+- sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, RESULT_SCAN inside a
+  query, quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a
+  qualified quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
+- numbers.py: fixed-point results typed as Snowflake types them (division, SUM/AVG exact,
+  VARIANCE, STDDEV, MEDIAN);
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - nullability.py: result columns not nullable where Snowflake knows they hold no NULL;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an

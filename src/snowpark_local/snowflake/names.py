@@ -1,19 +1,17 @@
-"""Snowflake's names, types and identifier case: RESULT_SCAN inside a query, exact SUM and AVG of
-fixed-point numbers, case-sensitive quoted identifiers."""
+"""Snowflake's names and identifier case: RESULT_SCAN inside a query, case-sensitive quoted
+identifiers."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
-import duckdb
 import fakesnow.transforms as fakesnow_transforms
 from snowflake.connector.errors import ProgrammingError
-from sqlglot import exp, parse_one
+from sqlglot import exp
 
 from snowpark_local.patch import upstream
 
-from .pivot import without_pivots
 from .sessions import quoted
 
 
@@ -78,85 +76,6 @@ def result_scans(cursor, expression):
         )
     return expression
 
-
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
-_INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
-
-
-def exact_aggregates(cursor, expression):
-    """SUM and AVG of fixed-point numbers stay fixed-point, as on Snowflake.
-
-    fakesnow casts every SUM/AVG argument to DOUBLE (so that VARCHARs sum, as on Snowflake):
-    SUM(NUMBER(38,0)) then loses digits. The argument types are asked of DuckDB (DESCRIBE of the
-    same query with ANY_VALUE(argument) as columns); for numbers the cast is undone: SUM is
-    then exact, NUMBER(38, s), and AVG is NUMBER(38, s') with Snowflake's division scale
-    s' = max(s, min(s + 6, 12)), computed in integers (over a window or with FILTER: DuckDB's
-    DOUBLE, typed so). In a correlated subquery, where the probe cannot run, fakesnow's DOUBLE
-    stays.
-    """
-    for select in list(expression.find_all(exp.Select)):
-        found = [
-            node
-            for node in select.find_all(exp.Sum, exp.Avg)
-            if node.meta.get("tutorial_uncast")
-            and node.parent_select is select
-            and isinstance(node.this, exp.TryCast)
-        ]
-        if not found:
-            continue
-        probe = without_pivots(select.copy())
-        for key in ("order", "having", "limit", "offset", "qualify", "distinct", "with"):
-            probe.set(key, None)
-        probe.set(
-            "expressions",
-            [exp.func("ANY_VALUE", node.this.this.copy()) for node in found],
-        )
-        probe = probe.transform(lambda e: exp.Null() if isinstance(e, exp.Placeholder) else e)
-        try:
-            types = [
-                row[1]
-                for row in cursor._duck_conn.execute(f"DESCRIBE {probe.sql('duckdb')}").fetchall()
-            ]
-        except duckdb.Error:
-            continue  # e.g. a correlated subquery: fakesnow's DOUBLE stays
-        for node, kind in zip(found, types, strict=True):
-            scale = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", kind)
-            if kind not in _INTEGERS and not scale:
-                continue
-            node.set("this", node.this.this)
-            if isinstance(node, exp.Avg):
-                s = int(scale[1]) if scale else 0
-                s = max(s, min(s + 6, 12))
-                if isinstance(node.parent, (exp.Window, exp.Filter)) or node.find_ancestor(
-                    exp.Pivot
-                ):
-                    # AVG(...) OVER (...), FILTER (...) or in a PIVOT (one aggregate there):
-                    # DuckDB's DOUBLE, typed as Snowflake's
-                    outer = node
-                    while isinstance(outer.parent, (exp.Window, exp.Filter)):
-                        outer = outer.parent
-                    to = exp.DataType.build(f"DECIMAL(38, {s})")
-                    name = outer.sql("snowflake").upper()
-                    outer.replace(as_column(outer, exp.Cast(this=outer.copy(), to=to), name))
-                else:
-                    node.replace(_exact_average(node.this, s))
-    return expression
-
-
-def _exact_average(argument, scale: int):
-    """AVG(argument) as NUMBER(38, scale), rounded half away from zero, in integers.
-
-    DuckDB's AVG is a DOUBLE, exact to about 16 digits only.
-    """
-    arg = argument.sql("duckdb")
-    total = f"CAST(SUM({arg}) * {10**scale} AS HUGEINT)"
-    count = f"COUNT({arg})"
-    quotient = f"({total} * 2 + SIGN({total}) * {count}) // NULLIF({count} * 2, 0)"
-    unit = f"CAST('{10**-scale:.{scale}f}' AS DECIMAL({scale + 1}, {scale}))"
-    return parse_one(
-        f"CAST(CAST({quotient} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {scale}))",
-        read="duckdb",
-    )
 
 
 def _resolved(ident: exp.Identifier) -> str:

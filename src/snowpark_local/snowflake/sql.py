@@ -14,10 +14,10 @@ from .merge import merge_counts
 from .names import (
     as_column,
     check_identifier_case,
-    exact_aggregates,
     result_scans,
 )
 from .nullability import remember
+from .numbers import fixed_point, mark
 from .pivot import pivots
 from .sessions import signed_in
 
@@ -159,11 +159,9 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     expression = expression.transform(_stage_literal_in_copy, copy=False)
     expression = expression.transform(_positions_over_values, copy=False)
     expression = pivots(self, expression)
-    for node in expression.find_all(exp.Sum, exp.Avg):
-        if not isinstance(node.this, (exp.Cast, exp.TryCast)):
-            node.meta["tutorial_uncast"] = True  # fakesnow casts it to DOUBLE; maybe undone
+    mark(expression)
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)
     transformed = asof_joins(transformed)
-    return exact_aggregates(self, transformed)
+    return fixed_point(self, transformed)

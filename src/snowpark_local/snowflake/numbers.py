@@ -5,8 +5,9 @@ of fixed-point numbers (NUMBER(p, s); integers are NUMBER(38, 0)), where DuckDB 
   operations): a / b of fixed-point numbers is NUMBER(L1 + s2 + S, S) with the scale
   S = max(s1, min(s1 + 6, 12)), rounded half away from zero, e.g. (1 + 2) / 2 = 1.500000;
 - SUM and AVG ("SUM", "AVG"): SUM exact, NUMBER(38, s); AVG NUMBER(38, S) with division's scale;
-- VARIANCE, VAR_SAMP, VAR_POP ("VARIANCE , VARIANCE_SAMP", "VAR_POP"): NUMBER(38, S), with
-  division's scale (Snowflake's VAR_POP of integers 1..3 is 0.666667);
+- VARIANCE, VAR_SAMP, VAR_POP ("VARIANCE , VARIANCE_SAMP", "VAR_POP"): NUMBER, whose scale the
+  docs leave to the input: 6 for integers (VAR_POP of 1..3 is 0.666667), division's scale S,
+  which is applied here to other scales too;
 - STDDEV, STDDEV_SAMP, STDDEV_POP ("STDDEV, STDDEV_SAMP", "STDDEV_POP"): a DOUBLE, the square
   root of that fixed-point variance (STDDEV_POP of 1..3 is SQRT(0.666667) = 0.8164967850518458);
 - MEDIAN ("MEDIAN"): NUMBER(p + 3, s + 3), e.g. MEDIAN of NUMBER(10,2) 20.00 and 25.00 is 22.50000.

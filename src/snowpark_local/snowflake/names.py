@@ -77,7 +77,6 @@ def result_scans(cursor, expression):
     return expression
 
 
-
 def _resolved(ident: exp.Identifier) -> str:
     """The name Snowflake stores for an identifier: quoted as written, unquoted upper-cased.
 

@@ -20,6 +20,7 @@ from .nullability import remember
 from .numbers import fixed_point, mark
 from .pivot import pivots
 from .sessions import signed_in
+from .show_temporary import show_temporary_tables
 
 
 def _stage_literal_in_copy(node):
@@ -162,6 +163,7 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     mark(expression)
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
+    transformed = show_temporary_tables(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)
     transformed = asof_joins(transformed)
     return fixed_point(self, transformed)

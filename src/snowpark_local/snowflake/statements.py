@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from .errors import ok, snowflake_error
 from .sessions import quoted, signed_in
+from .unload import unload
 
 
 def _name(identifier: str) -> str:
@@ -48,6 +49,8 @@ def rewrite(sql: str, conn) -> str | JSONResponse:
         )
     if (answer := _semantics_rewrite(text, conn)) is not None:
         return answer
+    if (unloaded := unload(text, conn)) is not None:  # COPY INTO @stage
+        return unloaded
     if m := re.fullmatch(
         rf"(?is)create\s+(?:or\s+replace\s+)?warehouse\s+(?:if\s+not\s+exists\s+)?({IDENT}).*",
         text,

@@ -1,0 +1,147 @@
+"""Unloading with COPY INTO @stage, and temporary tables that SHOW TABLES lists."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from conformance.harness import Case, Raises, rows
+
+UNLOAD = "COPY INTO <location>"
+
+
+def _staged(session) -> None:
+    session.sql("CREATE OR REPLACE STAGE UNLOADS").collect()
+    session.sql("CREATE OR REPLACE TABLE READINGS (ID INT, SITE STRING, LEVEL FLOAT)").collect()
+    session.sql("INSERT INTO READINGS VALUES (1, 'north|east', 1.5), (2, 'south', NULL)").collect()
+
+
+def _get(session, location: str, name: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        session.file.get(location, folder)
+        with open(os.path.join(folder, name), "rb") as file:
+            return file.read()
+
+
+def _csv_pipe_no_header(session):
+    _staged(session)
+    result = rows(
+        session.sql(
+            "COPY INTO @UNLOADS/readings/ FROM (SELECT * FROM READINGS ORDER BY ID) "
+            "FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = '|' COMPRESSION = NONE)"
+        )
+    )
+    listed = [row[0] for row in session.sql("LIST @UNLOADS").collect()]
+    return result, listed, _get(session, "@UNLOADS/readings/", "data_0_0_0.csv")
+
+
+def _csv_gzip_by_default(session):
+    import gzip
+
+    _staged(session)
+    session.sql("COPY INTO @UNLOADS/r FROM READINGS HEADER = TRUE").collect()
+    return gzip.decompress(_get(session, "@UNLOADS/r_0_0_0.csv.gz", "r_0_0_0.csv.gz"))
+
+
+def _unload_twice(session):
+    _staged(session)
+    session.sql("COPY INTO @UNLOADS/once.csv FROM READINGS SINGLE = TRUE").collect()
+    session.sql("COPY INTO @UNLOADS/once.csv FROM READINGS SINGLE = TRUE").collect()
+
+
+def _parquet_table(session):
+    import io
+
+    import pyarrow.parquet as pq
+
+    _staged(session)
+    session.table("READINGS").write.copy_into_location(
+        "@UNLOADS/levels", file_format_type="parquet", header=False
+    )
+    table = pq.read_table(
+        io.BytesIO(_get(session, "@UNLOADS/levels", "levels_0_0_0.snappy.parquet"))
+    )
+    return table.column_names, table.num_rows
+
+
+def _show_temporary(session):
+    session.create_dataframe([[1]], schema=["A"]).write.save_as_table(
+        "SCRATCH", table_type="temporary"
+    )
+    return [
+        (row["name"], row["kind"]) for row in session.sql("SHOW TABLES LIKE 'SCRATCH'").collect()
+    ]
+
+
+def _append_to_temporary(session):
+    session.create_dataframe([[1, "a"]], schema=["ID", "V"]).write.save_as_table(
+        "SCRATCH", table_type="temporary"
+    )
+    frame = session.create_dataframe([[2, "b"]], schema=["ID", "V"])
+    frame.write.save_as_table("SCRATCH", mode="append", table_type="temporary")
+    return rows(session.table("SCRATCH").order_by("ID"))
+
+
+def _overwrite_condition_on_permanent(session):
+    session.sql("CREATE OR REPLACE TABLE STOCK (ITEM STRING, QTY INT)").collect()
+    session.sql("INSERT INTO STOCK VALUES ('bolt', 5), ('nut', 0), ('gear', 2)").collect()
+    frame = session.create_dataframe([["nut", 40]], schema=["ITEM", "QTY"])
+    frame.write.mode("overwrite").save_as_table("STOCK", overwrite_condition="QTY = 0")
+    return rows(session.table("STOCK").order_by("ITEM"))
+
+
+CASES = [
+    Case(
+        "Unloading",
+        "COPY INTO @stage/dir/: CSV, FIELD_DELIMITER, no compression: data_0_0_0.csv",
+        _csv_pipe_no_header,
+        (
+            [(2, 30, 30)],
+            ["unloads/readings/data_0_0_0.csv"],
+            b"1|north\\|east|1.5\n2|south|\\\\N\n",
+        ),
+        f"{UNLOAD} (SINGLE, FIELD_DELIMITER, ESCAPE_UNENCLOSED_FIELD, NULL_IF)",
+    ),
+    Case(
+        "Unloading",
+        "COPY INTO @stage/prefix FROM table HEADER = TRUE: gzipped CSV by default",
+        _csv_gzip_by_default,
+        b"ID,SITE,LEVEL\n1,north|east,1.5\n2,south,\\\\N\n",
+        f"{UNLOAD} (COMPRESSION = AUTO, HEADER)",
+    ),
+    Case(
+        "Unloading",
+        "COPY INTO @stage twice without OVERWRITE: refused",
+        _unload_twice,
+        Raises(None, "Files already existing at the unload destination"),
+        f"{UNLOAD} (OVERWRITE)",
+    ),
+    Case(
+        "Unloading",
+        "DataFrameWriter.copy_into_location parquet without header: generic column names",
+        _parquet_table,
+        (["_COL_0", "_COL_1", "_COL_2"], 2),
+        f"{UNLOAD} (HEADER, Parquet file names)",
+    ),
+    Case(
+        "Temporary tables",
+        "SHOW TABLES lists a temporary table with kind TEMPORARY",
+        _show_temporary,
+        [("SCRATCH", "TEMPORARY")],
+        "SHOW TABLES (kind); Working with temporary and transient tables",
+    ),
+    Case(
+        "Temporary tables",
+        "save_as_table(mode='append') into an existing temporary table",
+        _append_to_temporary,
+        [(1, "a"), (2, "b")],
+        "SHOW TABLES (kind); Working with temporary and transient tables",
+    ),
+    Case(
+        "Temporary tables",
+        "save_as_table(overwrite_condition=...) deletes the matching rows, then inserts",
+        _overwrite_condition_on_permanent,
+        [("bolt", 5), ("gear", 2), ("nut", 40)],
+        "DELETE; INSERT (Snowpark's selective overwrite in one transaction)",
+    ),
+]

@@ -14,6 +14,8 @@ from sqlglot.tokens import TokenType
 from starlette.responses import JSONResponse
 
 from .errors import ok, snowflake_error
+from .file_formats import drop_file_format
+from .scoped_temporary import as_temporary
 from .sessions import quoted, signed_in
 from .unload import unload
 
@@ -51,6 +53,8 @@ def rewrite(sql: str, conn) -> str | JSONResponse:
         return answer
     if (unloaded := unload(text, conn)) is not None:  # COPY INTO @stage
         return unloaded
+    if (answer := drop_file_format(text, conn)) is not None:
+        return answer
     if m := re.fullmatch(
         rf"(?is)create\s+(?:or\s+replace\s+)?warehouse\s+(?:if\s+not\s+exists\s+)?({IDENT}).*",
         text,
@@ -149,10 +153,7 @@ def _semantics_rewrite(text: str, conn) -> str | JSONResponse | None:
     ) or re.search(r"(?is)\binformation_schema\s*\.\s*packages\b", text):
         # Refused before fakesnow runs it: fakesnow would leave a macro behind (item 9).
         return snowflake_error(2, "0A000", NO_UDFS)
-    if re.match(r"(?is)create\s+scoped\s+temporary\s+stage\b", text):
-        # Snowpark's session stage, made first by udf.register: then it meets NO_UDFS.
-        return re.sub(r"(?is)^create\s+scoped\s+temporary", "CREATE TEMPORARY", text)
-    return None
+    return as_temporary(text)  # a scoped temporary table, file format, stage: temporary
 
 
 def _create_database(conn, name: str, or_replace: bool, if_not_exists: bool):

@@ -10,6 +10,8 @@ from sqlglot import exp, parse_one
 from snowpark_local.patch import upstream
 
 from .asof import asof_joins
+from .cortex import refuse_cortex
+from .generator import unwrap_generator
 from .merge import merge_counts
 from .names import (
     as_column,
@@ -18,9 +20,11 @@ from .names import (
 )
 from .nullability import remember
 from .numbers import fixed_point, mark
+from .order_by_all import order_by_all
 from .pivot import pivots
 from .sessions import signed_in
 from .show_temporary import show_temporary_tables
+from .staged_files import staged_files
 
 
 def _stage_literal_in_copy(node):
@@ -153,17 +157,21 @@ def transform(self: FakeSnowflakeCursor, expression, params):
             return as_column(node, signed, name)
         return node
 
+    refuse_cortex(expression)
     expression = merge_counts(self, expression)
     expression = result_scans(self, expression)
     check_identifier_case(self, expression)
     expression = expression.transform(session_functions, copy=False)
     expression = expression.transform(_stage_literal_in_copy, copy=False)
     expression = expression.transform(_positions_over_values, copy=False)
+    expression = expression.transform(unwrap_generator, copy=False)
+    expression = expression.transform(order_by_all, copy=False)
     expression = pivots(self, expression)
     mark(expression)
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = _qualified_temp_tables(transformed, conn)
     transformed = show_temporary_tables(transformed, conn)
+    transformed = staged_files(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)
     transformed = asof_joins(transformed)
     return fixed_point(self, transformed)

@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 
 from snowpark_local.patch import upstream
 
+from .invalid_identifier import invalid_identifier
+
 # --- Statements answered before fakesnow sees them
 
 
@@ -60,6 +62,8 @@ def server_errors(name: str):
                     errno=2002,
                     sqlstate="42710",
                 ) from None
+            if args and (unknown := invalid_identifier(error, str(args[0]))):
+                raise unknown from None
             raise
         except SnowflakeError:
             raise

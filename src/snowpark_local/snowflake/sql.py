@@ -25,6 +25,8 @@ from .pivot import pivots
 from .sessions import signed_in
 from .show_temporary import show_temporary_tables
 from .staged_files import staged_files
+from .table_functions import after as table_functions_after
+from .table_functions import before as table_functions_before
 
 
 def _stage_literal_in_copy(node):
@@ -166,9 +168,11 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     expression = expression.transform(_positions_over_values, copy=False)
     expression = expression.transform(unwrap_generator, copy=False)
     expression = expression.transform(order_by_all, copy=False)
+    expression = table_functions_before(expression)
     expression = pivots(self, expression)
     mark(expression)
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
+    transformed = table_functions_after(transformed)
     transformed = _qualified_temp_tables(transformed, conn)
     transformed = show_temporary_tables(transformed, conn)
     transformed = staged_files(transformed, conn)

@@ -14,19 +14,10 @@ CORTEX = "Cortex AI functions (AI_AGG) need a Snowflake account: refused with on
 LAST_DIGITS = "Snowflake's floating-point algorithm differs in the last digits; no formula found"
 
 FAILING: dict[str, str] = {
-    "column.Column.within_group[3]": "not yet: output differs: df.select(array_agg('a').within_gro",
-    "column.Column.within_group[5]": "not yet: output differs: df_array_agg_window.show()",
-    "dataframe.DataFrame.flatten[2]": "not yet: output differs: flattened.select(table1['numbers']",
-    "dataframe.DataFrame.join_table_function[1]": "not yet: 001003 (42000): Parser Error: syntax e",
-    "dataframe.DataFrame.join_table_function[5]": "not yet: 001003 (42000): Parser Error: syntax e",
-    "dataframe.DataFrame.join_table_function[9]": "not yet: 001003 (42000): Parser Error: syntax e",
-    "dataframe.DataFrame.join_table_function[13]": "not yet: 001003 (42000): Parser Error: syntax ",
-    "dataframe.DataFrame.select[7]": "not yet: 001003 (42000): Parser Error: syntax error at or ne",
     "dataframe.DataFrame.with_column[3]": UDF,
     "dataframe.DataFrame.with_column[5]": UDF_CASCADE,
     "dataframe.DataFrame.with_columns[1]": UDF,
     "dataframe.DataFrame.with_columns[3]": UDF_CASCADE,
-    "dataframe.DataFrame.with_columns[7]": "not yet: 001003 (42000): Parser Error: syntax error at",
     "dataframe.map[4]": UDF,
     "dataframe.map[5]": UDF_CASCADE,
     "dataframe.map[6]": UDF,

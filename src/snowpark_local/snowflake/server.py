@@ -33,6 +33,7 @@ from .merge import merge
 from .names import identifier
 from .nullability import describe_as_rowtype, describe_last_sql, marked
 from .results import DEFAULT_CHUNK_BYTES, chunked
+from .semistructured import to_sf
 from .sessions import REPLACED_ROUTES, connection, login_request, session_request
 from .sql import transform, trim_cast_varchar
 from .stages import GET, bucket_download, get_files, loading_statement, strip_json_extract
@@ -204,6 +205,12 @@ PATCHES: list[Patch] = [
         "to_ipc",
         chunked.first_part,
         "fakesnow sends a whole result inline; Snowflake sends chunks after a first part",
+    ),
+    Patch(
+        fakesnow_server,
+        "to_sf",
+        to_sf,
+        "fakesnow sends ARRAY, OBJECT and VARIANT values compact; Snowflake indents them",
     ),
     Patch(
         fakesnow_stage,

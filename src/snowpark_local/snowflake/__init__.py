@@ -29,6 +29,8 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as
   chunks the connector downloads while the client reads.
+- table_functions.py: SPLIT_TO_TABLE and FLATTEN in FROM, joined laterally as Snowflake does;
+- semistructured.py: ARRAY, OBJECT and VARIANT values sent as JSON indented by 2 spaces.
 
 It relies on fakesnow internals, which is why fakesnow is pinned: server.PATCHES lists what it
 changes in fakesnow for the registry (snowpark_local/patches.py), which installs it;

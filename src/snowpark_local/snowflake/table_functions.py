@@ -105,20 +105,28 @@ def _placeholder(call, number: int, seq: exp.Expression) -> exp.Anonymous:
 
 def _numbered(item: exp.Expression, name: str, window: exp.Window | None) -> exp.Expression:
     """`item` with its rows numbered in a column `name`, under the alias it was known by."""
-    alias = item.alias_or_name or f"_TUTORIAL_LEFT_{name}"
+    if item.args.get("alias"):
+        alias = item.args["alias"].this.copy()  # quoted or not, as it was written
+    elif isinstance(item, exp.Table):
+        alias = item.this.copy()
+    else:
+        alias = exp.to_identifier(f"_TUTORIAL_LEFT_{name}")
     order = []
     if window is not None:
-        order = [*(window.args.get("partition_by") or [])]
+        order = [p.copy() for p in window.args.get("partition_by") or []]
         if window.args.get("order"):
-            order += window.args["order"].expressions
+            order += [o.copy() for o in window.args["order"].expressions]
     over = exp.Window(
         this=exp.RowNumber(),
-        order=exp.Order(expressions=[o.copy() for o in order]) if order else None,
+        order=exp.Order(expressions=order) if order else None,
     )
+    for column in order:
+        for part in column.find_all(exp.Column):
+            part.set("table", None)  # read inside the wrapper, where only `item`'s names are
     inner = item.copy()
     inner.set("alias", exp.TableAlias(this=exp.to_identifier("_TUTORIAL_ROWS")))
     select = exp.select(exp.Star(), exp.alias_(over, name, quoted=True)).from_(inner)
-    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=alias))
 
 
 def before(expression: exp.Expression) -> exp.Expression:

@@ -36,8 +36,6 @@ FAILING: dict[str, str] = {
     "dataframe.map_in_pandas[9]": UDF,
     "dataframe_stat_functions.DataFrameStatFunctions.corr[1]": LAST_DIGITS,
     "dataframe_stat_functions.DataFrameStatFunctions.cov[1]": LAST_DIGITS,
-    "dataframe_writer.DataFrameWriter.json[2]": "PARSE_JSON('{a: 1}'): DuckDB rejects bare keys",
-    "dataframe_writer.DataFrameWriter.json[3]": "follows json[2] (PARSE_JSON of unquoted keys)",
     "relational_grouped_dataframe.RelationalGroupedDataFrame.ai_agg[2]": CORTEX,
     "relational_grouped_dataframe.RelationalGroupedDataFrame.apply_in_pandas[4]": UDF,
     "relational_grouped_dataframe.RelationalGroupedDataFrame.apply_in_pandas[9]": UDF,

@@ -21,6 +21,7 @@ from .names import (
 from .nullability import remember
 from .numbers import fixed_point, mark
 from .order_by_all import order_by_all
+from .parse_json import lenient_parse_json
 from .pivot import pivots
 from .sessions import signed_in
 from .show_temporary import show_temporary_tables
@@ -168,6 +169,7 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     expression = expression.transform(_positions_over_values, copy=False)
     expression = expression.transform(unwrap_generator, copy=False)
     expression = expression.transform(order_by_all, copy=False)
+    expression = expression.transform(lenient_parse_json, copy=False)
     expression = table_functions_before(expression)
     expression = pivots(self, expression)
     mark(expression)

@@ -104,4 +104,17 @@ CASES = [
         [('[\n  "pear",\n  2\n]',)],
         "Semi-structured data types, ARRAY",
     ),
+    Case(
+        "Results",
+        "PARSE_JSON of an object with unquoted keys, nested, and of a column; valid JSON as is",
+        lambda s: rows(
+            s.sql(
+                "SELECT PARSE_JSON('{name: \"x\", n: [1, {k_2: true}]}'):n[1]:k_2, "
+                'PARSE_JSON(T.C):a, PARSE_JSON(\'{"s": "{a: 1}"}\'):s '
+                "FROM (SELECT '{a : 7}' AS C) AS T"
+            )
+        ),
+        [("true", "7", '"{a: 1}"')],
+        "PARSE_JSON (Snowpark's DataFrameWriter.json example parses keys without quotes)",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Fixed-point results: division, VARIANCE and STDDEV, MEDIAN of NUMBER columns (numbers.py)."""
+"""Fixed-point results: division, VARIANCE and STDDEV, MEDIAN of NUMBER columns (fixed_point.py)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, RESULT_SCAN inside a
   query, quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a
   qualified quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
-- numbers.py: fixed-point results typed as Snowflake types them (division, SUM/AVG exact,
+- fixed_point.py: fixed-point results typed as Snowflake types them (division, SUM/AVG exact,
   VARIANCE, STDDEV, MEDIAN);
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - nullability.py: result columns not nullable where Snowflake knows they hold no NULL;

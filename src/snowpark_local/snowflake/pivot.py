@@ -6,7 +6,7 @@
   asked of the stack before the query runs and become the value list, so the columns are named as
   for a list: 'JAN' for a string, 3 for a number.
 - `DEFAULT ON NULL (v)` replaces every NULL of the pivoted columns by v: COALESCE(aggregate, v).
-- SUM/AVG inside a PIVOT keep their exact type: `without_pivots` lets numbers.fixed_point ask
+- SUM/AVG inside a PIVOT keep their exact type: `without_pivots` lets fixed_point.fixed_point ask
   the argument's type of the pivot's input.
 """
 

@@ -11,6 +11,7 @@ from snowpark_local.patch import upstream
 
 from .asof import asof_joins
 from .cortex import refuse_cortex
+from .fixed_point import fixed_point, mark
 from .generator import unwrap_generator
 from .merge import merge_counts
 from .names import (
@@ -19,7 +20,6 @@ from .names import (
     result_scans,
 )
 from .nullability import remember
-from .numbers import fixed_point, mark
 from .order_by_all import order_by_all
 from .parse_json import lenient_parse_json
 from .pivot import pivots

@@ -46,6 +46,11 @@ def _division_of_decimals(session):
     return _typed(session, "SELECT V / 3 AS Q, F / 2 AS H FROM M WHERE K = 1 ORDER BY V")
 
 
+def _grouped_by_position(session):
+    _numbers(session)
+    return _typed(session, "SELECT K, SUM(V), AVG(V), SUM(V) / K FROM M GROUP BY 1 ORDER BY 1")
+
+
 def _variances(session):
     dataframe = session.create_dataframe([1, 1, 2, 2, 3, 3], schema=["a"])
     aggregated = dataframe.agg(
@@ -88,6 +93,20 @@ CASES = [
             ["DecimalType(16, 8)", "DoubleType()"],
         ),
         "Arithmetic operators: division's leading digits L1 + S2 and scale",
+    ),
+    Case(
+        "Numbers",
+        "GROUP BY 1: SUM and AVG of NUMBER(10,2), and a division, keep their exact types",
+        _grouped_by_position,
+        (
+            [
+                (1, Decimal("51.00"), Decimal("17.00000000"), Decimal("51.00000000")),
+                (2, Decimal("85.00"), Decimal("21.25000000"), Decimal("42.50000000")),
+                (3, None, None, None),
+            ],
+            ["LongType()", "DecimalType(38, 2)", "DecimalType(38, 8)", "DecimalType(38, 8)"],
+        ),
+        "SUM (NUMBER(38, s)), AVG and Arithmetic operators (division's scale)",
     ),
     Case(
         "Aggregates",

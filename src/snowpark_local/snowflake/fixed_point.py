@@ -69,8 +69,11 @@ def _probes(node) -> list:
 
 def _describe(cursor, select, root, expressions) -> list[str] | None:
     probe = without_pivots(select.copy())
-    for key in ("order", "having", "limit", "offset", "qualify", "distinct"):
+    for key in ("where", "order", "having", "limit", "offset", "qualify", "distinct"):
         probe.set(key, None)
+    if probe.args.get("group"):
+        # GROUP BY 1 or an alias names the select's own list, which the probe replaces
+        probe.set("group", exp.Group(all=True))
     if select is not root and not probe.args.get("with_") and root.args.get("with_"):
         probe.set("with_", root.args["with_"].copy())  # the statement's CTEs
     probe.set("expressions", [e.copy() for e in expressions])

@@ -51,6 +51,16 @@ def _grouped_by_position(session):
     return _typed(session, "SELECT K, SUM(V), AVG(V), SUM(V) / K FROM M GROUP BY 1 ORDER BY 1")
 
 
+def _division_of_random(session):
+    # each row's draw divides once: 6 / 1, 6 / 2 or 6 / 3, never a mix of two draws
+    values = ", ".join(f"({i})" for i in range(300))
+    return rows(
+        session.sql(
+            f"SELECT DISTINCT 6 / (ABS(MOD(RANDOM(), 3)) + 1) AS Q FROM VALUES {values} ORDER BY Q"
+        )
+    )
+
+
 def _variances(session):
     dataframe = session.create_dataframe([1, 1, 2, 2, 3, 3], schema=["a"])
     aggregated = dataframe.agg(
@@ -107,6 +117,13 @@ CASES = [
             ["LongType()", "DecimalType(38, 2)", "DecimalType(38, 8)", "DecimalType(38, 8)"],
         ),
         "SUM (NUMBER(38, s)), AVG and Arithmetic operators (division's scale)",
+    ),
+    Case(
+        "Numbers",
+        "6 / (ABS(MOD(RANDOM(), 3)) + 1): each row divides by its one draw",
+        _division_of_random,
+        [(Decimal("2.000000"),), (Decimal("3.000000"),), (Decimal("6.000000"),)],
+        "RANDOM (one value per row); Arithmetic operators (division's scale)",
     ),
     Case(
         "Aggregates",

@@ -222,13 +222,25 @@ def _exact_division(numerator, fixed1, denominator, fixed2):
     if shift > 30:
         return None
     precision = min(38, p1 - s1 + s2 + scale)
-    n = f"({_unscaled(numerator.sql('duckdb'), s1)} * {10**shift})"
-    d = _unscaled(denominator.sql("duckdb"), s2)
-    quotient = f"((2 * ABS({n}) + ABS({d})) // (2 * ABS({d})) * SIGN({n}) * SIGN({d}))"
+    n = f"{_unscaled(numerator.sql('duckdb'), s1)} * {10**shift}"
+    quotient = _rounded_quotient(n, _unscaled(denominator.sql("duckdb"), s2))
     unit = f"CAST('{10**-scale:.{scale}f}' AS DECIMAL({scale + 1}, {scale}))"
     return parse_one(
         f"CAST(CAST({quotient} AS DECIMAL(38, 0)) * {unit} AS DECIMAL({precision}, {scale}))",
         read="duckdb",
+    )
+
+
+def _rounded_quotient(n: str, d: str) -> str:
+    """n / d of integers rounded half away from zero.
+
+    Each operand is written once: a lambda over the pair, so RANDOM() is drawn once and nested
+    divisions do not repeat their operands.
+    """
+    q = "tutorial_quotient"
+    return (
+        f"LIST_TRANSFORM([[{n}, {d}]], LAMBDA {q}: (2 * ABS({q}[1]) + ABS({q}[2])) "
+        f"// (2 * ABS({q}[2])) * SIGN({q}[1]) * SIGN({q}[2]))[1]"
     )
 
 
@@ -238,9 +250,9 @@ def _exact_average(argument, scale: int):
     DuckDB's AVG is a DOUBLE, exact to about 16 digits only.
     """
     arg = argument.sql("duckdb")
-    total = f"CAST(SUM({arg}) * {10**scale} AS HUGEINT)"
-    count = f"COUNT({arg})"
-    quotient = f"({total} * 2 + SIGN({total}) * {count}) // NULLIF({count} * 2, 0)"
+    quotient = _rounded_quotient(
+        f"CAST(SUM({arg}) * {10**scale} AS HUGEINT)", f"NULLIF(COUNT({arg}), 0)"
+    )
     unit = f"CAST('{10**-scale:.{scale}f}' AS DECIMAL({scale + 1}, {scale}))"
     return parse_one(
         f"CAST(CAST({quotient} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {scale}))",

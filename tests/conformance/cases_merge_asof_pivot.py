@@ -87,6 +87,16 @@ def _asof_using_strict(session) -> tuple:
     return joined.columns, rows(joined.sort("k", "d"))
 
 
+def _asof_using_exclude(session) -> tuple:
+    # the USING column once, first, and the star's EXCLUDE kept
+    df = session.sql(
+        "SELECT * EXCLUDE (V) FROM (SELECT * FROM VALUES ('x', 2), ('y', 1) AS l(K, D)) l "
+        "ASOF JOIN (SELECT * FROM VALUES ('x', 1, 10) AS r(K, RD, V)) r "
+        "MATCH_CONDITION (l.D >= r.RD) USING (K) ORDER BY K"
+    )
+    return df.columns, rows(df)
+
+
 _SALES = (
     "SELECT * FROM VALUES ('a', 1, 1.50), ('a', NULL, 2.25), ('b', 2, 3.00), ('b', 2, 1.00) "
     "AS v(K, Q, AMT)"
@@ -157,6 +167,13 @@ CASES = [
             ],
         ),
         "ASOF JOIN (MATCH_CONDITION, USING)",
+    ),
+    Case(
+        "Queries",
+        "ASOF JOIN ... USING with SELECT * EXCLUDE: the excluded column stays out",
+        _asof_using_exclude,
+        (["K", "D", "RD"], [("x", 2, 1), ("y", 1, None)]),
+        "ASOF JOIN (USING); SELECT (EXCLUDE)",
     ),
     Case(
         "Queries",

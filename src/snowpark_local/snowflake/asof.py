@@ -68,7 +68,9 @@ def _project_once(select: exp.Select, names: list[str], left: str, right: str) -
         if isinstance(projection, exp.Star):
             hidden = [exp.column(n, side, quoted=True) for side in (left, right) for n in names]
             first = [exp.alias_(exp.column(n, left, quoted=True), n, quoted=True) for n in names]
-            projections += [*first, exp.Star(except_=hidden)]
+            # the star keeps what it already leaves out: a user's EXCLUDE, hidden helper columns
+            projection.set("except_", [*(projection.args.get("except_") or []), *hidden])
+            projections += [*first, projection]
         else:
             projections.append(projection)
     select.set("expressions", projections)

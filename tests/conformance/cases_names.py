@@ -25,6 +25,22 @@ def _table_nullability(session):
     return _nullable(session.table("P")), _nullable(joined)
 
 
+def _asof_nullability(session):
+    session.sql("CREATE OR REPLACE TABLE TRADES (ID INT NOT NULL, TS INT NOT NULL)").collect()
+    session.sql("CREATE OR REPLACE TABLE QUOTES (QTS INT NOT NULL, PRICE INT NOT NULL)").collect()
+    joined = session.sql(
+        "SELECT t.ID, q.PRICE FROM TRADES t ASOF JOIN QUOTES q MATCH_CONDITION (t.TS >= q.QTS)"
+    )
+    return _nullable(joined)
+
+
+def _star_nullability(session):
+    session.sql("CREATE OR REPLACE TABLE P (ID INT NOT NULL, NOTE VARCHAR)").collect()
+    replaced = session.sql("SELECT * REPLACE (IFF(ID > 1, ID, NULL) AS ID) FROM P")
+    excluded = session.sql("SELECT P.* EXCLUDE (NOTE) FROM P")
+    return _nullable(replaced), _nullable(excluded)
+
+
 def _values_nullability(session):
     dataframe = session.create_dataframe([[1.5, None], [2.5, "b"]], schema=["x", "y"])
     return _nullable(dataframe)
@@ -55,5 +71,19 @@ CASES = [
         _values_nullability,
         [("X", False), ("Y", True)],
         "DESCRIBE RESULT (null?); VALUES",
+    ),
+    Case(
+        "Types",
+        "Schema: ASOF JOIN's right side is nullable (an unmatched row gets NULLs)",
+        _asof_nullability,
+        [("ID", False), ("PRICE", True)],
+        "DESCRIBE RESULT (null?); ASOF JOIN",
+    ),
+    Case(
+        "Types",
+        "Schema: * REPLACE takes the replacement's nullability; * EXCLUDE drops the column",
+        _star_nullability,
+        ([("ID", True), ("NOTE", True)], [("ID", False)]),
+        "DESCRIBE RESULT (null?); SELECT (EXCLUDE, REPLACE)",
     ),
 ]

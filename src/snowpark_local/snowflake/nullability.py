@@ -7,7 +7,8 @@ whose rows are all non-NULL literals, a non-NULL literal or a CAST of one. fakes
 nullable everywhere, and DuckDB's own answer is wrong across an outer join, so the statement is
 read here, before fakesnow changes it, conservatively: a column is not nullable only when it is
 one of the above, or a column of a source (table, VALUES, subquery, CTE) that is so and is not
-on the NULL side of an outer join, nor a grouping column of ROLLUP, CUBE or GROUPING SETS.
+on the NULL side of an outer join (an ASOF JOIN's right side is one), nor a grouping column of
+ROLLUP, CUBE or GROUPING SETS; `*` keeps them, less its EXCLUDE, with its REPLACE's expressions.
 Anything else is nullable.
 
 The answer for the statement a cursor last read is kept on the cursor; its describe calls
@@ -114,6 +115,8 @@ class _Reader:
             sources.append((name, self.source(node)))
         for index, join in enumerate(joins, start=1):
             side = join.side.upper() if join.side else ""
+            if join.args.get("match_condition") is not None:
+                side = "LEFT"  # ASOF JOIN: a left row without a match gets NULLs
             null_side = {"LEFT": [index], "RIGHT": range(index), "FULL": range(index + 1)}
             for at in null_side.get(side, []):
                 columns = sources[at][1]
@@ -128,13 +131,11 @@ class _Reader:
             if isinstance(projection, exp.Star) or (
                 isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
             ):
-                if projection.args.get("except") or projection.args.get("rename"):
+                star = projection if isinstance(projection, exp.Star) else projection.this
+                columns = self.star(star, _resolved(projection.args.get("table")), sources, scope)
+                if columns is None:
                     return None
-                wanted = _resolved(projection.args.get("table"))
-                picked = [c for n, c in sources if wanted is None or n == wanted]
-                if not picked or any(c is None for c in picked):
-                    return None
-                result += [col for columns in picked for col in columns]
+                result += columns
                 continue
             name = None
             if isinstance(projection, exp.Alias):
@@ -142,6 +143,35 @@ class _Reader:
             elif isinstance(projection, exp.Column):
                 name = _resolved(projection.this)
             result.append((name, not grouping_sets and self.expression(projection, scope)))
+        return result
+
+    def star(self, star: exp.Star, wanted, sources, scope) -> Columns | None:
+        """The columns of `*` or `wanted.*`, with its EXCLUDE, REPLACE and RENAME."""
+        if star.args.get("ilike"):
+            return None
+        picked = [(n, c) for n, c in sources if wanted is None or n == wanted]
+        if not picked or any(c is None for _, c in picked):
+            return None
+        excluded = [
+            (_resolved(e.args.get("table")), _resolved(e.this))
+            for e in star.args.get("except_") or []
+            if isinstance(e, exp.Column)
+        ]
+        replaced = {
+            _resolved(r.args.get("alias")): self.expression(r.this, scope)
+            for r in star.args.get("replace") or []
+        }
+        renamed = {
+            _resolved(r.this.this): _resolved(r.args.get("alias"))
+            for r in star.args.get("rename") or []
+            if isinstance(r.this, exp.Column)
+        }
+        result: Columns = []
+        for source, columns in picked:
+            for name, not_null in columns or []:
+                if any(name == n and t in (None, source) for t, n in excluded):
+                    continue
+                result.append((renamed.get(name, name), replaced.get(name, not_null)))
         return result
 
     def expression(self, node, scope: list[tuple[str | None, Columns | None]]) -> bool:

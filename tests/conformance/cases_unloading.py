@@ -64,6 +64,32 @@ def _parquet_table(session):
     return table.column_names, table.num_rows
 
 
+def _parquet_required(session):
+    import io
+
+    import pyarrow.parquet as pq
+
+    session.sql("CREATE OR REPLACE STAGE UNLOADS").collect()
+    session.sql("CREATE SCHEMA OTHER").collect()  # a table R of its own, not the one unloaded
+    session.sql("CREATE TABLE OTHER.R (B INT NOT NULL, A INT)").collect()
+    session.use_schema("PUBLIC")
+    session.sql("CREATE TABLE R (A INT NOT NULL, B INT)").collect()
+    session.sql("CREATE TABLE Q (ID INT NOT NULL)").collect()
+    session.sql("INSERT INTO R VALUES (1, 2)").collect()
+    schemas = []
+    for name, query in [
+        ("plain", "SELECT A, B FROM R"),
+        ("joined", "SELECT R.A, R.B, Q.ID FROM R LEFT JOIN Q ON R.A = Q.ID"),
+    ]:
+        session.sql(
+            f"COPY INTO @UNLOADS/{name} FROM ({query}) FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE"
+        ).collect()
+        data = _get(session, f"@UNLOADS/{name}", f"{name}_0_0_0.snappy.parquet")
+        schema = pq.read_schema(io.BytesIO(data))
+        schemas.append([(field.name, field.nullable) for field in schema])
+    return schemas
+
+
 def _show_temporary(session):
     session.create_dataframe([[1]], schema=["A"]).write.save_as_table(
         "SCRATCH", table_type="temporary"
@@ -122,6 +148,16 @@ CASES = [
         _parquet_table,
         (["_COL_0", "_COL_1", "_COL_2"], 2),
         f"{UNLOAD} (HEADER, Parquet file names)",
+    ),
+    Case(
+        "Unloading",
+        "COPY INTO @stage as Parquet: a column that cannot be NULL is required in the file",
+        _parquet_required,
+        [
+            [("A", False), ("B", True)],
+            [("A", False), ("B", True), ("ID", True)],  # ID: the NULL side of a LEFT JOIN
+        ],
+        f"{UNLOAD} (Parquet); DESCRIBE RESULT (null?)",
     ),
     Case(
         "Temporary objects",

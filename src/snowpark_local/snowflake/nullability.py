@@ -223,6 +223,13 @@ def remember(cursor, expression) -> None:
     cursor.__dict__[_KEY] = answer
 
 
+def not_null(cursor, width: int) -> list[bool]:
+    """Per result column (of `width`) of the statement `cursor` last ran, whether it is certainly
+    not NULL (COPY INTO @stage's Parquet files mark those required)."""
+    answer = cursor.__dict__.get(_KEY)
+    return answer if answer is not None and len(answer) == width else [False] * width
+
+
 def marked(describe):
     """A cursor's describe method whose rows carry the kept answer in their `null` column."""
 
@@ -230,9 +237,7 @@ def marked(describe):
         rows = describe(self, *args, **kwargs)
         if rows is None:
             return rows
-        answer = self.__dict__.get(_KEY)
-        if answer is None or len(answer) != len(rows):
-            answer = [False] * len(rows)
+        answer = not_null(self, len(rows))
         return [
             (*row[:2], "NO" if not_null else "YES", *row[3:])
             for row, not_null in zip(rows, answer, strict=True)

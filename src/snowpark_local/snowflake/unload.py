@@ -32,6 +32,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 from starlette.responses import JSONResponse
 
+from . import nullability
 from .errors import snowflake_error
 
 _UNLOAD = re.compile(r"(?is)^\s*copy\s+into\s+'?@")
@@ -129,7 +130,10 @@ def _unload(copy: exp.Copy, conn) -> str:
 
     header = _true(options.get("HEADER", False))
     if kind == "PARQUET":
-        data = _parquet(table, columns, header, file_format, _not_null(source, conn))
+        # NOT NULL columns are required in the file, as Snowflake writes them
+        data = _parquet(
+            table, columns, header, file_format, nullability.not_null(cursor, len(columns))
+        )
         extension = {"AUTO": ".snappy", "SNAPPY": ".snappy"}.get(
             str(file_format.get("COMPRESSION", "AUTO")).upper(), ""
         ) + ".parquet"
@@ -305,65 +309,3 @@ def _parquet(table, columns, header: bool, options: dict, not_null: list[bool] |
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy" if method != "NONE" else "none")
     return buffer.getvalue()
-
-
-# --- Which columns cannot hold NULL (Snowflake marks them required in a Parquet file)
-
-
-def _not_null(source: exp.Expression, conn) -> list[bool] | None:
-    """Per output column, whether the query's metadata says NOT NULL: literals, VALUES columns
-    without NULL, and NOT NULL table columns, through subqueries; anything else may be NULL."""
-    if isinstance(source, exp.Subquery):
-        return _not_null(source.this, conn)
-    if isinstance(source, exp.Values):
-        rows = [row.expressions for row in source.expressions]
-        return [all(_literal(row[i]) for row in rows) for i in range(len(rows[0]))]
-    if isinstance(source, exp.Table):
-        found = conn._duck_conn.execute(
-            "SELECT column_name, NOT is_nullable FROM duckdb_columns() WHERE table_name = ? "
-            "AND schema_name = ? AND database_name = ? ORDER BY column_index",
-            [source.name, source.db or conn.schema, source.catalog or conn.database],
-        ).fetchall()
-        return [flag for _, flag in found] or None
-    if not isinstance(source, exp.Select) or source.args.get("joins"):
-        return None
-    from_ = source.args.get("from_")
-    inner = from_.this if from_ else None
-    inner_flags = _not_null(inner, conn) if inner is not None else None
-    by_name = {}
-    if inner_flags is not None and isinstance(inner, exp.Subquery | exp.Table):
-        names = (
-            inner.this.named_selects
-            if isinstance(inner, exp.Subquery)
-            else [
-                n
-                for (n,) in conn._duck_conn.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY "
-                    "column_index",
-                    [inner.name],
-                ).fetchall()
-            ]
-        )
-        by_name = dict(zip(names, inner_flags, strict=False))
-    flags = []
-    for projection in source.expressions:
-        if isinstance(projection, exp.Star):
-            flags += inner_flags or []
-            continue
-        node = projection.unalias()
-        while isinstance(node, exp.Cast | exp.Paren):
-            node = node.this
-        if isinstance(node, exp.Column):
-            flags.append(by_name.get(node.name, False))
-        elif isinstance(node, exp.Parameter) and inner_flags is not None:
-            position = int(node.this.this) - 1
-            flags.append(0 <= position < len(inner_flags) and inner_flags[position])
-        else:
-            flags.append(_literal(node))
-    return flags
-
-
-def _literal(node: exp.Expression) -> bool:
-    while isinstance(node, exp.Cast | exp.Paren):
-        node = node.this
-    return isinstance(node, exp.Literal | exp.Boolean)

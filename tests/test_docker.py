@@ -297,8 +297,9 @@ def test_stopping_a_job_stops_its_container(engine, tutorial, environment_of):
                 break
             time.sleep(0.5)
         sagemaker.stop_training_job(TrainingJobName=name)
+        # Within SageMaker's grace after SIGTERM (120 s, then SIGKILL), however loaded the machine.
         sagemaker.get_waiter("training_job_completed_or_stopped").wait(
-            TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 150}
         )
         job = sagemaker.describe_training_job(TrainingJobName=name)
     assert job["TrainingJobStatus"] == "Stopped"

@@ -108,6 +108,19 @@ def _append_to_temporary(session):
     return rows(session.table("SCRATCH").order_by("ID"))
 
 
+def _temporary_in_another_schema(session):
+    session.sql("CREATE SCHEMA OTHER").collect()  # and current, as on Snowflake
+    session.sql("USE SCHEMA PUBLIC").collect()
+    session.sql("CREATE TEMPORARY TABLE OTHER.SCRATCH (A INT)").collect()
+    session.sql("INSERT INTO OTHER.SCRATCH VALUES (1)").collect()
+
+    def listed(where: str):
+        shown = session.sql(f"SHOW TABLES LIKE 'SCRATCH'{where}").collect()
+        return [(row["name"], row["schema_name"], row["kind"]) for row in shown]
+
+    return listed(" IN SCHEMA OTHER"), listed(""), rows(session.sql("SELECT A FROM OTHER.SCRATCH"))
+
+
 def _overwrite_condition_on_permanent(session):
     session.sql("CREATE OR REPLACE TABLE STOCK (ITEM STRING, QTY INT)").collect()
     session.sql("INSERT INTO STOCK VALUES ('bolt', 5), ('nut', 0), ('gear', 2)").collect()
@@ -172,6 +185,13 @@ CASES = [
         _append_to_temporary,
         [(1, "a"), (2, "b")],
         "SHOW TABLES (kind); Working with temporary and transient tables",
+    ),
+    Case(
+        "Temporary objects",
+        "CREATE TEMPORARY TABLE OTHER.T from schema PUBLIC: listed and found in OTHER only",
+        _temporary_in_another_schema,
+        ([("SCRATCH", "OTHER", "TEMPORARY")], [], [(1,)]),
+        "Working with temporary and transient tables (a temporary table belongs to its schema)",
     ),
     Case(
         "Temporary objects",

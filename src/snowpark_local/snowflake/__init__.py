@@ -16,15 +16,16 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   create_dataframe, save_as_table);
 - sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, RESULT_SCAN inside a
   query, quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a
-  qualified quoted name, COPY FROM '@stage', $1 over VALUES, qualified temporary tables;
+  qualified quoted name, COPY FROM '@stage', $1 over VALUES;
+- temporary.py: temporary tables in the schema they were created in (qualified names, SHOW
+  TABLES with kind TEMPORARY), and SCOPED TEMPORARY objects made temporary ones;
 - fixed_point.py: fixed-point results typed as Snowflake types them (division, SUM/AVG exact,
   VARIANCE, STDDEV, MEDIAN);
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - nullability.py: result columns not nullable where Snowflake knows they hold no NULL;
-- generator.py, order_by_all.py, scoped_temporary.py, file_formats.py, staged_files.py,
-  invalid_identifier.py, cortex.py: session.range's GENERATOR, ORDER BY ALL, SCOPED TEMPORARY
-  objects, DROP FILE FORMAT, SELECT $n FROM @stage, Snowflake's invalid identifier error, and
-  Cortex AI functions refused with one line;
+- generator.py, order_by_all.py, file_formats.py, staged_files.py, invalid_identifier.py,
+  cortex.py: session.range's GENERATOR, ORDER BY ALL, DROP FILE FORMAT, SELECT $n FROM @stage,
+  Snowflake's invalid identifier error, and Cortex AI functions refused with one line;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as

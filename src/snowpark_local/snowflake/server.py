@@ -38,6 +38,7 @@ from .sessions import REPLACED_ROUTES, connection, login_request, session_reques
 from .sql import transform, trim_cast_varchar
 from .stages import GET, bucket_download, get_files, loading_statement, strip_json_extract
 from .statements import rewrite
+from .temporary import record_temporary_table
 
 
 async def query_request(request: Request) -> Response:
@@ -194,6 +195,13 @@ PATCHES: list[Patch] = [
         )
         for module in (fakesnow_dialect, fakesnow_cursor)
     ],
+    Patch(
+        fakesnow_stage.TableStages,
+        "record_temporary_table",
+        record_temporary_table,
+        "fakesnow records CREATE TEMP TABLE DB.S.T under the current schema once the stack "
+        "removes the qualifier DuckDB refuses",
+    ),
     Patch(
         fakesnow_copy_into,
         "_strip_json_extract",

@@ -1,5 +1,5 @@
 """SQL fixed inside fakesnow's transform: Snowflake's session functions, qualified quoted names in
-IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, qualified temporary tables, TRIM's characters."""
+IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, TRIM's characters."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from .order_by_all import order_by_all
 from .parse_json import lenient_parse_json
 from .pivot import pivots
 from .sessions import signed_in
-from .show_temporary import show_temporary_tables
 from .staged_files import staged_files
 from .table_functions import after as table_functions_after
 from .table_functions import before as table_functions_before
+from .temporary import qualified_temp_tables, show_temporary_tables
 
 
 def _stage_literal_in_copy(node):
@@ -88,42 +88,6 @@ def trim_cast_varchar(expression):
     return trimmed
 
 
-def _temp_tables(conn) -> dict[str, tuple[str, str]]:
-    # Temporary tables created with a qualified name: DuckDB keeps them in its own `temp`
-    # catalog, so the name is looked up there wherever the statement qualifies it so.
-    return conn.__dict__.setdefault("tutorial_temp_tables", {})
-
-
-def _qualified_temp_tables(expression, conn):
-    """CREATE TEMP TABLE DB.SCHEMA.T (what write_pandas sends for Snowpark) and its uses."""
-    known = _temp_tables(conn)
-    create = expression if isinstance(expression, exp.Create) else None
-    if create and create.kind == "TABLE" and create.find(exp.TemporaryProperty):
-        table = create.find(exp.Table)
-        if table is not None and (table.args.get("catalog") or table.args.get("db")):
-            where = (table.catalog or conn.database, table.db or conn.schema)
-            known[table.name] = where
-            table.set("catalog", None)
-            table.set("db", None)
-            return expression
-    if not known:
-        return expression
-    live = {
-        name
-        for (name,) in conn._duck_conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary"
-        ).fetchall()
-    }
-    for name in [n for n in known if n not in live]:
-        del known[name]
-    for table in expression.find_all(exp.Table):
-        where = (table.catalog or conn.database, table.db or conn.schema)
-        if (table.args.get("catalog") or table.args.get("db")) and known.get(table.name) == where:
-            table.set("catalog", None)
-            table.set("db", None)
-    return expression
-
-
 def transform(self: FakeSnowflakeCursor, expression, params):
     conn = self._conn
     identity = signed_in(conn)
@@ -175,7 +139,7 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     mark(expression)
     transformed = upstream(FakeSnowflakeCursor, "_transform")(self, expression, params)
     transformed = table_functions_after(transformed)
-    transformed = _qualified_temp_tables(transformed, conn)
+    transformed = qualified_temp_tables(transformed, conn)
     transformed = show_temporary_tables(transformed, conn)
     transformed = staged_files(transformed, conn)
     transformed = transformed.transform(signed_hash, copy=False)

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 
 from .errors import ok, snowflake_error
 from .file_formats import drop_file_format
-from .scoped_temporary import as_temporary
 from .sessions import quoted, signed_in
+from .temporary import as_temporary
 from .unload import unload
 
 

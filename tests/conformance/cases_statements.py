@@ -83,6 +83,18 @@ def _query_staged_files(session):
     return matched, every, none
 
 
+def _drops(session):
+    session.sql('CREATE OR REPLACE FILE FORMAT "pipes.v1" TYPE = CSV').collect()
+    return [
+        rows(session.sql(statement))[0][0]
+        for statement in (
+            'DROP FILE FORMAT "pipes.v1"',
+            "DROP STAGE IF EXISTS NO_SUCH_STAGE",
+            "DROP FILE FORMAT IF EXISTS PUBLIC.NO_SUCH_FORMAT",
+        )
+    ]
+
+
 def _order_by_all(session):
     query = "SELECT * FROM VALUES (1, 'b'), (2, NULL), (1, 'a') ORDER BY ALL DESC"
     return rows(session.sql(query))
@@ -133,6 +145,17 @@ CASES = [
         _query_staged_files,
         ([("z", "3")], [("1", None), ("2", None), ("3", "extra")], []),
         "Querying data in staged files",
+    ),
+    Case(
+        "Loading",
+        'DROP FILE FORMAT "quoted.name"; DROP STAGE / FILE FORMAT IF EXISTS of a missing one',
+        _drops,
+        [
+            "pipes.v1 successfully dropped.",
+            "Drop statement executed successfully (NO_SUCH_STAGE already dropped).",
+            "Drop statement executed successfully (NO_SUCH_FORMAT already dropped).",
+        ],
+        "DROP FILE FORMAT; DROP STAGE",
     ),
     Case(
         "Loading",

@@ -9,8 +9,8 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   answer the session's sign-in; a database or schema named at sign-in becomes current only when it
   exists, and the names are never pasted into SQL; no role named: the README's SAGEMAKER_TUTORIAL);
 - statements.py: warehouses (a no-op; CURRENT_WAREHOUSE() answers the name), DROP DATABASE, DROP
-  STAGE, ALTER SESSION SET QUERY_TAG, CREATE [OR REPLACE] DATABASE with PUBLIC made current, and
-  UDFs and stored procedures (and add_packages) refused with one line;
+  STAGE, DROP FILE FORMAT, ALTER SESSION SET QUERY_TAG, CREATE [OR REPLACE] DATABASE with PUBLIC
+  made current, and UDFs and stored procedures (and add_packages) refused with one line;
 - stages.py: GET from an internal stage (the connector downloads each file from this server, as
   from a GCS stage's presigned URLs) and Snowpark's loading calls (write_pandas in every mode,
   create_dataframe, save_as_table);
@@ -23,9 +23,9 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
   VARIANCE, STDDEV, MEDIAN);
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - nullability.py: result columns not nullable where Snowflake knows they hold no NULL;
-- generator.py, order_by_all.py, file_formats.py, staged_files.py, invalid_identifier.py,
-  cortex.py: session.range's GENERATOR, ORDER BY ALL, DROP FILE FORMAT, SELECT $n FROM @stage,
-  Snowflake's invalid identifier error, and Cortex AI functions refused with one line;
+- generator.py, order_by_all.py, staged_files.py, invalid_identifier.py, cortex.py:
+  session.range's GENERATOR, ORDER BY ALL, SELECT $n FROM @stage, Snowflake's invalid identifier
+  error, and Cortex AI functions refused with one line;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as

@@ -1,5 +1,11 @@
-"""Statements answered before fakesnow sees them: warehouses, session settings, DROP STAGE,
-CREATE and DROP DATABASE, and what the stack refuses (UDFs and stored procedures)."""
+"""Statements answered before fakesnow sees them: warehouses, session settings, DROP STAGE and
+DROP FILE FORMAT, CREATE and DROP DATABASE, and what the stack refuses (UDFs and stored procedures).
+
+DROP STAGE and DROP FILE FORMAT (Snowflake's DROP STAGE and DROP FILE FORMAT pages): the named
+object is removed, answering `<NAME> successfully dropped.`; a missing one is an error unless IF
+EXISTS is given. fakesnow keeps stages and file formats (CREATE FILE FORMAT, which Snowpark's
+reader sends, and COPY reads) in tables of its own, but does not parse either DROP.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,6 @@ from sqlglot.tokens import TokenType
 from starlette.responses import JSONResponse
 
 from .errors import ok, snowflake_error
-from .file_formats import drop_file_format
 from .sessions import quoted, signed_in
 from .temporary import as_temporary
 from .unload import unload
@@ -53,8 +58,6 @@ def rewrite(sql: str, conn) -> str | JSONResponse:
         return answer
     if (unloaded := unload(text, conn)) is not None:  # COPY INTO @stage
         return unloaded
-    if (answer := drop_file_format(text, conn)) is not None:
-        return answer
     if m := re.fullmatch(
         rf"(?is)create\s+(?:or\s+replace\s+)?warehouse\s+(?:if\s+not\s+exists\s+)?({IDENT}).*",
         text,
@@ -74,32 +77,49 @@ def rewrite(sql: str, conn) -> str | JSONResponse:
     if re.match(r"(?is)select\s+system\$cancel_all_queries\s*\(", text):  # Session.close()
         return ok()
     if m := re.fullmatch(
-        rf"(?is)drop\s+stage\s+(if\s+exists\s+)?({IDENT}(?:\.{IDENT}){{0,2}})", text
+        rf"(?is)drop\s+(stage|file\s+format)\s+(if\s+exists\s+)?({IDENT}(?:\.{IDENT}){{0,2}})",
+        text,
     ):
-        return _drop_stage(conn, m[2], if_exists=bool(m[1]))
+        return _drop(conn, " ".join(m[1].upper().split()), m[3], if_exists=bool(m[2]))
     if m := re.fullmatch(rf"(?is)drop\s+database\s+(if\s+exists\s+)?({IDENT})(\s+cascade)?", text):
         return _drop_database(conn, _name(m[2]), if_exists=bool(m[1]))
     # Snowpark's file.put quotes the stage (PUT 'file://...' '@stage'); fakesnow wants it bare.
     return re.sub(r"(?is)^(\s*put\s+'[^']*'\s+)'(@[^']*)'", r"\1\2", sql)
 
 
-def _drop_stage(conn, qualified: str, if_exists: bool) -> str | JSONResponse:
+# What DROP <kind> removes: fakesnow's table of such objects.
+_DROPPED = {"STAGE": "_fs_stages", "FILE FORMAT": "_fs_file_formats"}
+
+
+def _drop(conn, kind: str, qualified: str, if_exists: bool) -> str | JSONResponse:
+    """DROP STAGE or DROP FILE FORMAT [IF EXISTS] `qualified` ([database.][schema.]name)."""
     parts = [_name(p) for p in re.findall(IDENT, qualified)]
     database, schema, name = ([conn.database, conn.schema, *parts])[-3:]
+    if not database or not schema:
+        code, missing = (90105, "DATABASE") if not database else (90106, "SCHEMA")
+        return snowflake_error(
+            code,
+            "22000",
+            f"Cannot perform DROP. This session does not have a current {missing.lower()}. Call "
+            f"'USE {missing}', or use a qualified name.",
+        )
     deleted = conn._duck_conn.execute(
-        "DELETE FROM _fs_global._fs_information_schema._fs_stages "
+        f"DELETE FROM _fs_global._fs_information_schema.{_DROPPED[kind]} "
         "WHERE database_name = ? AND schema_name = ? AND name = ?",
         [database, schema, name],
     ).fetchone()[0]
-    shutil.rmtree(Path(fakesnow_stage.LOCAL_BUCKET_PATH) / database / schema / name, True)
-    if not deleted and not if_exists:
-        return snowflake_error(
-            2003,
-            "02000",
-            f"SQL compilation error:\nStage '{database}.{schema}.{name}' does not exist or not "
-            "authorized.",
-        )
-    return ok(f"{name} successfully dropped.")
+    if kind == "STAGE":  # its files too
+        shutil.rmtree(Path(fakesnow_stage.LOCAL_BUCKET_PATH) / database / schema / name, True)
+    if deleted:
+        return ok(f"{name} successfully dropped.")
+    if if_exists:
+        return ok(f"Drop statement executed successfully ({name} already dropped).")
+    return snowflake_error(
+        2003,
+        "02000",
+        f"SQL compilation error:\n{kind.capitalize()} '{database}.{schema}.{name}' does not exist "
+        "or not authorized.",
+    )
 
 
 def _drop_database(conn, name: str, if_exists: bool) -> str | JSONResponse:

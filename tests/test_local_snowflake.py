@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 from conformance.harness import connection_options
-from snowflake.connector.errors import OperationalError
+from snowflake.connector.errors import OperationalError, ProgrammingError
 from snowflake.snowpark import Session
 from snowflake.snowpark.exceptions import SnowparkSQLException
 
@@ -169,6 +169,36 @@ def test_stage_put_copy_and_drop(session, tmp_path):
     with pytest.raises(SnowparkSQLException, match="does not exist"):
         session.sql("DROP STAGE LOAD_STAGE").collect()
     session.sql("DROP STAGE IF EXISTS LOAD_STAGE").collect()
+
+
+def test_a_stage_named_without_a_current_database_is_refused_as_snowflake_does(unique, tmp_path):
+    """Every statement that names a stage or a file format resolves the name alike."""
+    session = local_session(f"MISSING_{unique.upper()}", create=False)
+    cursor = session.connection.cursor()
+    try:
+        for statement, operation in (
+            (f"GET @F file://{tmp_path}/", "GET"),
+            ("SELECT $1 FROM @F", "SELECT"),
+            ("COPY INTO @F FROM (SELECT 1)", "COPY"),
+            ("DROP STAGE F", "DROP"),
+            ("DROP FILE FORMAT F", "DROP"),
+        ):
+            with pytest.raises(ProgrammingError) as raised:
+                cursor.execute(statement)
+            assert raised.value.errno == 90105, statement
+            assert f"Cannot perform {operation}. This session does not have a current database" in (
+                raised.value.msg
+            )
+    finally:
+        session.close()
+
+
+def test_a_temporary_tables_stage_is_queried_with_a_pattern(session, tmp_path):
+    (tmp_path / "a.csv").write_text("1,x\n")
+    session.sql("CREATE TEMPORARY TABLE T (A INT)").collect()
+    session.sql(f"PUT file://{tmp_path}/a.csv @%T AUTO_COMPRESS=FALSE").collect()
+    query = "SELECT $1, $2 FROM @%T (PATTERN => '.*[.]csv')"
+    assert [tuple(row) for row in session.sql(query).collect()] == [("1", "x")]
 
 
 def test_get_serves_only_stage_files_from_the_server_itself(session, tmp_path):

@@ -13,10 +13,12 @@ import re
 from pathlib import PurePath
 
 import fakesnow.transforms.stage as fakesnow_stage
-from fakesnow.copy_into import _source_glob, handle_csv, stage_url_from_var
+from fakesnow.copy_into import _source_glob, handle_csv
 from fakesnow.transforms.file_format import lookup_file_format
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
+
+from .stages import stage_location
 
 
 def _is_stage(table) -> bool:
@@ -28,21 +30,11 @@ def _is_stage(table) -> bool:
 
 
 def _files(conn, location: str, pattern: str | None) -> list[str]:
-    name = location[1:].partition("/")[0]
-    source = stage_url_from_var(
-        location[1:],
-        conn._duck_conn,
-        conn.database,
-        conn.schema,
-        conn.table_stages,
-        exp.to_table(name.lstrip("%")),  # a table stage (@%T) is table T's
-    )
-    files = sorted(_source_glob(source, conn._duck_conn))
+    storage, path = stage_location(conn, location, "SELECT")
+    root = fakesnow_stage.internal_dir(storage)
+    files = sorted(_source_glob(fakesnow_stage.internal_dir(storage, path), conn._duck_conn))
     if pattern is None:
         return files
-    root = fakesnow_stage.internal_dir(
-        ".".join(fakesnow_stage.parts_from_var(name, conn.database, conn.schema))
-    )
     return [f for f in files if re.fullmatch(pattern, PurePath(f).relative_to(root).as_posix())]
 
 

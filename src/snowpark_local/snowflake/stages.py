@@ -1,5 +1,6 @@
-"""Stages: GET of an internal stage's files (the connector downloads them as from GCS presigned
-URLs) and Snowpark's loading calls (write_pandas, create_dataframe, save_as_table)."""
+"""Stages: where a stage location points, GET of an internal stage's files (the connector
+downloads them as from GCS presigned URLs) and Snowpark's loading calls (write_pandas,
+create_dataframe, save_as_table)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,41 @@ from urllib.request import url2pathname
 
 import pyarrow as pa
 from fakesnow.transforms import stage as fakesnow_stage
+from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from .errors import snowflake_error
-from .statements import IDENT
+
+IDENT = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'  # a name as written: quoted, or bare
+
+# --- Stage locations: @[database.][schema.]name[/path], @%table (a table's stage)
+
+
+def stage_location(conn, location: str, operation: str) -> tuple[str, str]:
+    """The storage of the stage `location` names (fakesnow's name of it, for internal_dir), its
+    name resolved as fakesnow's COPY, PUT and LIST resolve it, and the path after the name.
+    `operation` names the statement in Snowflake's error for a name that needs a current database
+    or schema the session lacks."""
+    var, _, path = location.removeprefix("@").partition("/")
+    try:
+        catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
+    except AssertionError:  # fakesnow's way of saying there is no current database or schema
+        code, missing = (90105, "DATABASE") if not conn.database else (90106, "SCHEMA")
+        raise ProgrammingError(
+            msg=f"Cannot perform {operation}. This session does not have a current "
+            f"{missing.lower()}. Call 'USE {missing}', or use a qualified name.",
+            errno=code,
+            sqlstate="22000",
+        ) from None
+    found = conn._duck_conn.execute(
+        fakesnow_stage.stage_lookup_sql(catalog, schema, name, conn.table_stages)
+    ).fetchone()
+    if found is None:
+        raise fakesnow_stage.not_found_error(f"{catalog}.{schema}.{name}")
+    return found[0], path
+
 
 # --- GET: files of an internal stage, downloaded by the connector as from GCS presigned URLs
 
@@ -48,23 +78,11 @@ def get_files(request: Request, conn, match: re.Match) -> JSONResponse:
             return snowflake_error(
                 1003, "42000", f"SQL compilation error:\ninvalid PATTERN ({error})"
             )
-    var, _, path = location[1:].partition("/")
     try:
-        catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
-    except AssertionError:  # fakesnow's way of saying there is no current database or schema
-        return snowflake_error(
-            90105,
-            "22000",
-            "Cannot perform GET. This session does not have a current database. Call 'USE "
-            "DATABASE', or use a qualified name.",
-        )
-    found = conn._duck_conn.execute(
-        fakesnow_stage.stage_lookup_sql(catalog, schema, name, conn.table_stages)
-    ).fetchone()
-    if found is None:
-        error = fakesnow_stage.not_found_error(f"{catalog}.{schema}.{name}")
+        storage, path = stage_location(conn, location, "GET")
+    except ProgrammingError as error:
         return snowflake_error(error.errno, error.sqlstate, error.msg)
-    root = Path(fakesnow_stage.internal_dir(found[0]))
+    root = Path(fakesnow_stage.internal_dir(storage))
     bucket = Path(fakesnow_stage.LOCAL_BUCKET_PATH)
     # A stage path is a prefix of the files' paths, as in LIST (@F/a matches a.csv).
     files = sorted(
@@ -80,7 +98,7 @@ def get_files(request: Request, conn, match: re.Match) -> JSONResponse:
         "src_locations": files,
         "localLocation": url2pathname(urlparse(target).path),
         "parallel": int(m[1]) if (m := _GET_PARALLEL.search(match[3])) else 10,
-        "stageInfo": {"locationType": "GCS", "location": f"{found[0]}/", "creds": {}},
+        "stageInfo": {"locationType": "GCS", "location": f"{storage}/", "creds": {}},
         "presignedUrls": [
             base + quote((root / file).relative_to(bucket).as_posix()) for file in files
         ],
@@ -136,9 +154,11 @@ def _infer_schema(conn, location: str) -> str | JSONResponse:
     """INFER_SCHEMA over a stage's Parquet files (what write_pandas asks), as a SELECT of them."""
     import pyarrow.parquet as pq
 
-    var, _, path = location.removeprefix("@").partition("/")
-    catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
-    folder = Path(fakesnow_stage.internal_dir(f"{catalog}.{schema}.{name}", path))
+    try:
+        storage, path = stage_location(conn, location, "SELECT")
+    except ProgrammingError as error:
+        return snowflake_error(error.errno, error.sqlstate, error.msg)
+    folder = Path(fakesnow_stage.internal_dir(storage, path))
     columns: dict[str, str] = {}
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         for field in pq.read_schema(file):
@@ -147,7 +167,7 @@ def _infer_schema(conn, location: str) -> str | JSONResponse:
         return snowflake_error(
             2003,
             "02000",
-            f"SQL compilation error:\nStage '{catalog}.{schema}.{name}' has no files.",
+            f"SQL compilation error:\nStage '{storage}' has no files.",
         )
     values = ", ".join(
         f"({exp.Literal.string(c).sql()}, {exp.Literal.string(t).sql()})"

@@ -21,15 +21,13 @@ from starlette.responses import JSONResponse
 
 from .errors import ok, snowflake_error
 from .sessions import quoted, signed_in
+from .stages import IDENT
 from .temporary import as_temporary
 from .unload import unload
 
 
 def _name(identifier: str) -> str:
     return identifier[1:-1] if identifier.startswith('"') else identifier.upper()
-
-
-IDENT = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
 
 
 def _statement_count(text: str) -> int:

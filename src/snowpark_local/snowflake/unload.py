@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 
 from . import nullability
 from .errors import snowflake_error
+from .stages import stage_location
 
 _UNLOAD = re.compile(r"(?is)^\s*copy\s+into\s+'?@")
 
@@ -192,22 +193,8 @@ def _unload(copy: exp.Copy, conn) -> str:
 
 def _stage_folder(conn, location: str) -> tuple[Path, str]:
     """The folder of the stage `location` names, and the path after the stage's name."""
-    var, _, path = location[1:].partition("/")
-    try:
-        catalog, schema, name = fakesnow_stage.parts_from_var(var, conn.database, conn.schema)
-    except AssertionError:  # fakesnow's way of saying there is no current database or schema
-        raise _Refused(
-            90105,
-            "22000",
-            "Cannot unload. This session does not have a current database. Call 'USE DATABASE', "
-            "or use a qualified name.",
-        ) from None
-    found = conn._duck_conn.execute(
-        fakesnow_stage.stage_lookup_sql(catalog, schema, name, conn.table_stages)
-    ).fetchone()
-    if found is None:
-        raise fakesnow_stage.not_found_error(f"{catalog}.{schema}.{name}")
-    root = Path(fakesnow_stage.internal_dir(found[0]))
+    storage, path = stage_location(conn, location, "COPY")
+    root = Path(fakesnow_stage.internal_dir(storage))
     root.mkdir(parents=True, exist_ok=True)
     return root, path
 

@@ -83,6 +83,14 @@ def _query_staged_files(session):
     return matched, every, none
 
 
+def _fields_past_the_widest_record(session):
+    session.sql("CREATE OR REPLACE STAGE QS").collect()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "a.csv").write_text("1,x\n2\n")
+        session.file.put(str(Path(folder) / "a.csv"), "@QS", auto_compress=False)
+    return rows(session.sql("SELECT $1, $2, $4 FROM @QS ORDER BY 1"))
+
+
 def _drops(session):
     session.sql('CREATE OR REPLACE FILE FORMAT "pipes.v1" TYPE = CSV').collect()
     return [
@@ -144,6 +152,13 @@ CASES = [
         "SELECT $2, $1 FROM @stage/path (PATTERN => ...): staged CSV files as text rows",
         _query_staged_files,
         ([("z", "3")], [("1", None), ("2", None), ("3", "extra")], []),
+        "Querying data in staged files",
+    ),
+    Case(
+        "Loading",
+        "SELECT $1, $2, $4 FROM @stage: a field past a record's end is NULL",
+        _fields_past_the_widest_record,
+        [("1", "x", None), ("2", None, None)],
         "Querying data in staged files",
     ),
     Case(

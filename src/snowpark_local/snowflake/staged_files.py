@@ -38,7 +38,7 @@ def _files(conn, location: str, pattern: str | None) -> list[str]:
     return [f for f in files if re.fullmatch(pattern, PurePath(f).relative_to(root).as_posix())]
 
 
-def _reader(conn, table: exp.Table, files: list[str], width: int) -> exp.Expression:
+def _reader(conn, table: exp.Table, files: list[str], width: int) -> exp.Subquery:
     options = {}
     if (named := table.args.get("format")) is not None:
         options = lookup_file_format(conn._duck_conn, named.name, conn.database, conn.schema)
@@ -50,16 +50,20 @@ def _reader(conn, table: exp.Table, files: list[str], width: int) -> exp.Express
             errno=2,
             sqlstate="0A000",
         )
+    # Every $n asked for, even past the widest record of the files (DuckDB's columns end there):
+    # a field the records lack is NULL, as on Snowflake, and no file gives no row.
+    fields = ", ".join(f"CAST(NULL AS VARCHAR) AS column{i}" for i in range(width))
+    nothing = exp.maybe_parse(f"SELECT {fields} WHERE FALSE", dialect="duckdb")
     if not files:
-        nothing = ", ".join(f"CAST(NULL AS VARCHAR) AS column{i}" for i in range(width))
-        return exp.maybe_parse(f"(SELECT {nothing} WHERE FALSE)", dialect="duckdb")
+        return nothing.subquery()
     csv = handle_csv(options)
     read = csv.read_expression(files[0])
     read.set("this", exp.Array(expressions=[csv.file_literal(f) for f in files]))
     read.append("expressions", csv.make_eq("all_varchar", True))  # $n is text, as on Snowflake
     read.append("expressions", csv.make_eq("null_padding", True))  # a short record: NULLs
     read.append("expressions", csv.make_eq("union_by_name", True))  # files of other widths
-    return read
+    records = exp.select("*").from_(exp.Table(this=read))
+    return exp.union(nothing, records, distinct=False, by_name=True).subquery()
 
 
 def staged_files(expression, conn):
@@ -89,9 +93,6 @@ def staged_files(expression, conn):
         files = _files(conn, table.this.name, pattern.name if pattern is not None else None)
         reader = _reader(conn, table, files, width)
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("_STAGED"))
-        if isinstance(reader, exp.Subquery):
-            reader.set("alias", alias)
-            table.replace(reader)
-        else:
-            table.replace(exp.Table(this=reader, alias=alias))
+        reader.set("alias", alias)
+        table.replace(reader)
     return expression

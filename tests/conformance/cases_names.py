@@ -14,6 +14,15 @@ def _expression_names(session):
     return dataframe.columns, rows(dataframe), rows(inner)
 
 
+def _rewritten_names(session):
+    # HASH, the session functions and a division are rewritten for DuckDB; the names stay.
+    session.sql("CREATE OR REPLACE TABLE T (A INT)").collect()
+    return (
+        session.sql("select current_role(), hash(a), a/2 from t").columns
+        + session.sql("select sum(a) / 4 from t").columns
+    )
+
+
 def _nullable(dataframe) -> list[tuple[str, bool]]:
     return [(field.name, field.nullable) for field in dataframe.schema.fields]
 
@@ -56,6 +65,13 @@ CASES = [
             [(2, "X", 6, "3")],
             [(6,)],
         ),
+        "SELECT (a column without an alias is named by its expression)",
+    ),
+    Case(
+        "Names",
+        "HASH, a session function and divisions, unaliased, are named by their text too",
+        _rewritten_names,
+        ['"CURRENT_ROLE()"', '"HASH(A)"', '"A/2"', '"SUM(A) / 4"'],
         "SELECT (a column without an alias is named by its expression)",
     ),
     Case(

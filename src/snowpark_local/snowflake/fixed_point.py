@@ -25,7 +25,6 @@ import re
 import duckdb
 from sqlglot import exp, parse_one
 
-from .names import as_column
 from .pivot import without_pivots
 
 _VARIANCES = (exp.Variance, exp.VariancePop)
@@ -116,8 +115,6 @@ def fixed_point(cursor, expression):
         if (isinstance(node, exp.Div) and node.meta.get("tutorial_division"))
         or (node.meta.get("tutorial_uncast") and isinstance(node.this, exp.TryCast))
     ]
-    # A bare projection keeps Snowflake's column name, the text before any rewriting.
-    names = {id(n): _name(_outermost(n)) for n in pending}
     while pending:
         ids = {id(n) for n in pending}
         ready = [
@@ -136,8 +133,7 @@ def fixed_point(cursor, expression):
             for node in nodes:
                 replacement = _rewritten(node, types[id(node)]) if id(node) in types else None
                 if replacement is not None:
-                    outer = _outermost(node)
-                    outer.replace(as_column(outer, replacement, names[id(node)]))
+                    _outermost(node).replace(replacement)  # its name given before
     return expression
 
 
@@ -147,15 +143,6 @@ def _outermost(node):
     while not isinstance(node, exp.Div) and isinstance(outer.parent, (exp.Window, exp.Filter)):
         outer = outer.parent
     return outer
-
-
-def _name(node) -> str:
-    def uncast(e):  # fakesnow's TRY_CAST(argument AS DOUBLE), which the statement did not write
-        if isinstance(e, AGGREGATES) and isinstance(e.this, exp.TryCast):
-            e.set("this", e.this.this)
-        return e
-
-    return node.copy().transform(uncast, copy=False).sql("snowflake").upper()
 
 
 def _rewritten(node, kinds: list[str]):

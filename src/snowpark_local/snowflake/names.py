@@ -35,16 +35,6 @@ def identifier(expression, params):
     return exp.Table(**dict(zip(keys, idents, strict=True)))
 
 
-# --- IDENTIFIER(?) and the helpers of the SQL transform (sql.py)
-
-
-def as_column(original: exp.Expression, replacement: exp.Expression, name: str):
-    # A bare projection keeps Snowflake's column name, e.g. "CURRENT_USER()".
-    if isinstance(original.parent, exp.Select) and original.arg_key == "expressions":
-        return exp.alias_(replacement, name, quoted=True)
-    return replacement
-
-
 # --- Snowflake's names, types and identifier case (issue 12, items 10, 11 and 12)
 
 

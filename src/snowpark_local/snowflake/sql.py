@@ -14,11 +14,7 @@ from .cortex import refuse_cortex
 from .fixed_point import fixed_point, mark
 from .generator import unwrap_generator
 from .merge import merge_counts
-from .names import (
-    as_column,
-    check_identifier_case,
-    result_scans,
-)
+from .names import check_identifier_case, result_scans
 from .nullability import remember
 from .order_by_all import order_by_all
 from .parse_json import lenient_parse_json
@@ -94,21 +90,18 @@ def transform(self: FakeSnowflakeCursor, expression, params):
     remember(self, expression)  # before anything below changes it
 
     def session_functions(node):
+        # The column's name, CURRENT_USER() say, is given before (expression_names.py).
         values = {
-            exp.CurrentUser: ("CURRENT_USER()", identity["user"]),
-            exp.CurrentRole: ("CURRENT_ROLE()", identity["role"]),
-            exp.CurrentAccount: ("CURRENT_ACCOUNT()", identity["account"]),
-            exp.CurrentWarehouse: ("CURRENT_WAREHOUSE()", identity["warehouse"]),
-            exp.CurrentDatabase: (
-                "CURRENT_DATABASE()",
-                conn.database if conn.database_set else None,
-            ),
-            exp.CurrentSchema: ("CURRENT_SCHEMA()", conn._schema if conn.schema_set else None),
+            exp.CurrentUser: identity["user"],
+            exp.CurrentRole: identity["role"],
+            exp.CurrentAccount: identity["account"],
+            exp.CurrentWarehouse: identity["warehouse"],
+            exp.CurrentDatabase: conn.database if conn.database_set else None,
+            exp.CurrentSchema: conn._schema if conn.schema_set else None,
         }
-        for kind, (name, value) in values.items():
+        for kind, value in values.items():
             if isinstance(node, kind):
-                literal = exp.Null() if value is None else exp.Literal.string(value)
-                return as_column(node, literal, name)
+                return exp.Null() if value is None else exp.Literal.string(value)
         return node
 
     def signed_hash(node):
@@ -116,12 +109,10 @@ def transform(self: FakeSnowflakeCursor, expression, params):
         if isinstance(node, exp.Anonymous) and str(node.this).upper() == "HASH":
             args = ", ".join(a.sql("duckdb") for a in node.expressions)
             unsigned = f"CAST(hash({args}) AS HUGEINT)"
-            signed = parse_one(
+            return parse_one(
                 f"CAST({unsigned} - (({unsigned} >> 63) * 18446744073709551616) AS BIGINT)",
                 read="duckdb",
             )
-            name = f"HASH({', '.join(a.sql('snowflake') for a in node.expressions)})"
-            return as_column(node, signed, name)
         return node
 
     refuse_cortex(expression)

@@ -43,6 +43,16 @@ def _csv_gzip_by_default(session):
     return gzip.decompress(_get(session, "@UNLOADS/r_0_0_0.csv.gz", "r_0_0_0.csv.gz"))
 
 
+def _csv_header_of_expressions(session):
+    _staged(session)
+    session.sql(
+        "COPY INTO @UNLOADS/named.csv FROM (SELECT id+1, COUNT(*), id/2 FROM READINGS "
+        "GROUP BY id ORDER BY id) FILE_FORMAT = (TYPE = CSV COMPRESSION = NONE) HEADER = TRUE "
+        "SINGLE = TRUE"
+    ).collect()
+    return _get(session, "@UNLOADS/named.csv", "named.csv")
+
+
 def _unload_twice(session):
     _staged(session)
     session.sql("COPY INTO @UNLOADS/once.csv FROM READINGS SINGLE = TRUE").collect()
@@ -147,6 +157,13 @@ CASES = [
         _csv_gzip_by_default,
         b"ID,SITE,LEVEL\n1,north|east,1.5\n2,south,\\\\N\n",
         f"{UNLOAD} (COMPRESSION = AUTO, HEADER)",
+    ),
+    Case(
+        "Unloading",
+        "COPY INTO @stage FROM (SELECT expressions) HEADER = TRUE: the expressions' names",
+        _csv_header_of_expressions,
+        b"ID+1,COUNT(*),ID/2\n2,1,0.500000\n3,1,1.000000\n",
+        f"{UNLOAD} (HEADER); SELECT (a column without an alias is named by its expression)",
     ),
     Case(
         "Unloading",

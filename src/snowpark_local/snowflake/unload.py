@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 
 from . import nullability
 from .errors import snowflake_error
+from .expression_names import name_expressions
 from .stages import stage_location
 
 _UNLOAD = re.compile(r"(?is)^\s*copy\s+into\s+'?@")
@@ -65,7 +66,8 @@ def unload(sql: str, conn) -> str | JSONResponse | None:
     if not _UNLOAD.match(sql):
         return None
     try:
-        copy = parse_one(sql, read="snowflake")
+        # HEADER = TRUE writes the query's column names: Snowflake's, not DuckDB's.
+        copy = parse_one(name_expressions(sql), read="snowflake")
     except ParseError:
         return None  # fakesnow reports the syntax error
     if not isinstance(copy, exp.Copy) or not isinstance(copy.this, exp.Table):

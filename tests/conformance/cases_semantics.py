@@ -241,7 +241,7 @@ CASES = [
         "Identifiers",
         'a quoted lower-case column name, "humidity", does not find HUMIDITY',
         lambda s: _table_named(s, "HUMIDITY", 'SELECT "humidity" FROM HUMIDITY'),
-        Raises(904, "invalid identifier"),
+        Raises(904, "error line 1 at position 7\ninvalid identifier '\"humidity\"'"),
         "Identifier requirements: quoted identifiers are case-sensitive",
     ),
     Case(

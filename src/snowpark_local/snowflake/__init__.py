@@ -14,18 +14,18 @@ and survive a restart), and answers what fakesnow rejects or gets wrong:
 - stages.py: GET from an internal stage (the connector downloads each file from this server, as
   from a GCS stage's presigned URLs) and Snowpark's loading calls (write_pandas in every mode,
   create_dataframe, save_as_table);
-- sql.py and names.py: fixes inside fakesnow's SQL transform: HASH() signed, RESULT_SCAN inside a
+- sql.py and identifiers.py: fixes inside fakesnow's SQL transform: HASH() signed, RESULT_SCAN inside a
   query, quoted identifiers case-sensitive (DuckDB's catalog is not), IDENTIFIER(?) with a
-  qualified quoted name, COPY FROM '@stage', $1 over VALUES;
+  qualified quoted name, COPY FROM '@stage', $1 over VALUES, Snowflake's invalid
+  identifier error placed in the statement as sent;
 - temporary.py: temporary tables in the schema they were created in (qualified names, SHOW
   TABLES with kind TEMPORARY), and SCOPED TEMPORARY objects made temporary ones;
 - fixed_point.py: fixed-point results typed as Snowflake types them (division, SUM/AVG exact,
   VARIANCE, STDDEV, MEDIAN);
 - expression_names.py: an unaliased expression named by its text as written, upper-cased;
 - nullability.py: result columns not nullable where Snowflake knows they hold no NULL;
-- generator.py, order_by_all.py, staged_files.py, invalid_identifier.py, cortex.py:
-  session.range's GENERATOR, ORDER BY ALL, SELECT $n FROM @stage, Snowflake's invalid identifier
-  error, and Cortex AI functions refused with one line;
+- generator.py, order_by_all.py, staged_files.py, cortex.py: session.range's GENERATOR, ORDER BY
+  ALL, SELECT $n FROM @stage, and Cortex AI functions refused with one line;
 - errors.py: every statement error comes back as Snowflake's error response (fakesnow answers an
   unexpected one with HTTP 500, which the connector retries for minutes);
 - results.py: large results come back as Snowflake sends them, a first part inline and the rest as

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from snowpark_local.patch import upstream
 
-from .invalid_identifier import invalid_identifier
+from .identifiers import invalid_identifier
 
 # --- Statements answered before fakesnow sees them
 

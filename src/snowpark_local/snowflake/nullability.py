@@ -25,15 +25,11 @@ from sqlglot import exp
 
 from snowpark_local.patch import upstream
 
+from .identifiers import resolved as _resolved
+
 _KEY = "tutorial_not_null"
 
 Columns = list[tuple[str | None, bool]]  # (name as resolved, certainly not NULL)
-
-
-def _resolved(ident) -> str | None:
-    if not isinstance(ident, exp.Identifier):
-        return None
-    return ident.name if ident.quoted else ident.name.upper()
 
 
 class _Reader:

@@ -29,8 +29,8 @@ from snowpark_local.patch import Patch
 
 from .errors import error_response, server_errors, snowflake_syntax_error
 from .expression_names import name_expressions
+from .identifiers import identifier
 from .merge import merge
-from .names import identifier
 from .nullability import describe_as_rowtype, describe_last_sql, marked
 from .results import DEFAULT_CHUNK_BYTES, chunked
 from .semistructured import to_sf

@@ -13,8 +13,8 @@ from .asof import asof_joins
 from .cortex import refuse_cortex
 from .fixed_point import fixed_point, mark
 from .generator import unwrap_generator
+from .identifiers import check_identifier_case, result_scans
 from .merge import merge_counts
-from .names import check_identifier_case, result_scans
 from .nullability import remember
 from .order_by_all import order_by_all
 from .parse_json import lenient_parse_json

@@ -1,5 +1,15 @@
-"""Snowflake's names and identifier case: RESULT_SCAN inside a query, case-sensitive quoted
-identifiers."""
+"""Snowflake's identifiers: how a name resolves, and the errors a name that resolves to nothing
+gets.
+
+Snowflake (Identifier requirements): an unquoted identifier is stored upper-cased, a quoted one as
+written, and a quoted identifier is case-sensitive; DuckDB's catalog matches any case, so a table
+or column differing only in case is refused here as Snowflake refuses it. A column that no table
+in scope has is Snowflake's `000904 (42000): SQL compilation error: error line L at position P`
+and `invalid identifier 'NAME'` (Error messages of SELECT), where L and P (from 0) place the name
+in the statement as the client sent it and NAME is shown as Snowflake resolves it (upper case
+unquoted, in double quotes otherwise); DuckDB's binder error for it is put in those words. Also
+here: IDENTIFIER(?) with a qualified quoted name, and RESULT_SCAN anywhere in a query.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +19,95 @@ import uuid
 import fakesnow.transforms as fakesnow_transforms
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
+from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.tokens import TokenType
 
 from snowpark_local.patch import upstream
 
-from .sessions import quoted
+# --- How a name resolves, and how Snowflake's messages show it
+
+
+def resolved(ident) -> str | None:
+    """The name Snowflake stores for an identifier: quoted as written, unquoted upper-cased; None
+    for what is not an identifier.
+
+    The one rule of identifier case here; DuckDB's catalog would match any case.
+    """
+    if not isinstance(ident, exp.Identifier):
+        return None
+    return ident.name if ident.quoted else ident.name.upper()
+
+
+def shown(name: str) -> str:
+    """A resolved name as Snowflake's error messages show it: bare when it needs no quotes."""
+    return name if re.fullmatch(r"[A-Z_][A-Z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+# --- 000904: invalid identifier, with its place in the statement as sent
+
+_UNKNOWN = re.compile(
+    r'Binder Error: (?:Referenced column "(?P<name>(?:[^"]|"")+)" (?:was )?not found'
+    r'|(?:Table|Values list) "(?P<table>(?:[^"]|"")+)" does not have a column named '
+    r'"(?P<column>(?:[^"]|"")+)")'
+)
+
+
+class InvalidIdentifier(ProgrammingError):
+    """A name no table in scope has (`names`: resolved, qualifier first); errors.server_errors
+    places it in the statement as sent (see invalid_identifier)."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(
+            msg=f"SQL compilation error:\ninvalid identifier '{'.'.join(map(shown, names))}'",
+            errno=904,
+            sqlstate="42000",
+        )
+
+
+def _place(command: str, names: list[str]) -> tuple[int, int]:
+    """Line (from 1) and position (from 0) of the first `names[0].names[1]...` in `command`."""
+    try:
+        tokens = Snowflake().tokenize(command)
+    except Exception:  # noqa: BLE001 - the statement ran, so this is only a fallback
+        return 1, 0
+
+    def same(token, name: str) -> bool:
+        if token.token_type == TokenType.IDENTIFIER:
+            return token.text == name
+        return token.token_type != TokenType.STRING and token.text.upper() == name
+
+    span = 2 * len(names) - 1  # NAME, or TABLE . NAME
+    for i in range(len(tokens) - span + 1):
+        window = tokens[i : i + span]
+        if all(same(t, n) for t, n in zip(window[::2], names, strict=True)) and all(
+            t.token_type == TokenType.DOT for t in window[1::2]
+        ):
+            start = window[0].start
+            return command.count("\n", 0, start) + 1, start - (command.rfind("\n", 0, start) + 1)
+    return 1, 0
+
+
+def invalid_identifier(error: ProgrammingError, command: str) -> ProgrammingError | None:
+    """Snowflake's 000904, placed in `command` (the statement as the client sent it), for an
+    InvalidIdentifier or DuckDB's unknown-column binder error; None for another error."""
+    if isinstance(error, InvalidIdentifier):
+        names = error.names
+    elif found := _UNKNOWN.search(error.raw_msg or ""):
+        parts = [found["name"]] if found["name"] else [found["table"], found["column"]]
+        names = [part.replace('""', '"') for part in parts]
+    else:
+        return None
+    line, position = _place(command, names)
+    return ProgrammingError(
+        msg=f"SQL compilation error: error line {line} at position {position}\n"
+        f"invalid identifier '{'.'.join(map(shown, names))}'",
+        errno=904,
+        sqlstate="42000",
+    )
+
+
+# --- IDENTIFIER(?)
 
 
 def _split_identifier(text: str) -> list[tuple[str, bool]]:
@@ -35,7 +130,7 @@ def identifier(expression, params):
     return exp.Table(**dict(zip(keys, idents, strict=True)))
 
 
-# --- Snowflake's names, types and identifier case (issue 12, items 10, 11 and 12)
+# --- RESULT_SCAN inside a query
 
 
 def result_scans(cursor, expression):
@@ -67,17 +162,7 @@ def result_scans(cursor, expression):
     return expression
 
 
-def _resolved(ident: exp.Identifier) -> str:
-    """The name Snowflake stores for an identifier: quoted as written, unquoted upper-cased.
-
-    The one rule of identifier case here; DuckDB's catalog would match any case.
-    """
-    return ident.name if ident.quoted else ident.name.upper()
-
-
-def _shown(ident: exp.Identifier) -> str:
-    """An identifier as Snowflake's error messages show it."""
-    return quoted(ident.name) if ident.quoted else ident.name.upper()
+# --- Identifier case
 
 
 def _table_columns(cursor, table: exp.Table) -> list[str] | None:
@@ -90,7 +175,7 @@ def _table_columns(cursor, table: exp.Table) -> list[str] | None:
     schema = table.db or conn.schema
     if not isinstance(ident, exp.Identifier) or not catalog or not schema:
         return None
-    wanted = _resolved(ident)
+    wanted = resolved(ident)
     names = [
         row[0]
         for row in cursor._duck_conn.execute(
@@ -103,7 +188,7 @@ def _table_columns(cursor, table: exp.Table) -> list[str] | None:
         return None
     if wanted not in names:
         raise ProgrammingError(
-            msg=f"SQL compilation error:\nObject '{_shown(ident)}' does not exist or not "
+            msg=f"SQL compilation error:\nObject '{shown(wanted)}' does not exist or not "
             "authorized.",
             errno=2003,
             sqlstate="42S02",
@@ -121,7 +206,7 @@ def _table_columns(cursor, table: exp.Table) -> list[str] | None:
 def check_identifier_case(cursor, expression) -> None:
     """Quoted identifiers are case-sensitive on Snowflake; DuckDB's catalog ignores case.
 
-    A table or column named in a statement resolves (see _resolved) only to an object of exactly
+    A table or column named in a statement resolves (see resolved) only to an object of exactly
     that name: one differing only in case, which DuckDB would use, is an error here as on
     Snowflake. That holds for the schema lookups too: DESCRIBE TABLE, SHOW COLUMNS IN TABLE, and
     the describe-only requests (DESCRIBE SELECT ...) that give Snowpark a DataFrame's schema.
@@ -157,17 +242,14 @@ def check_identifier_case(cursor, expression) -> None:
     known = set(columns)
     aliases = [a.args.get("alias") for a in expression.find_all(exp.Alias)]
     aliases += [i for t in expression.find_all(exp.TableAlias) for i in t.columns]
-    known |= {_resolved(i) for i in aliases if isinstance(i, exp.Identifier)}
+    known |= {resolved(i) for i in aliases if isinstance(i, exp.Identifier)}
     for column in expression.find_all(exp.Column):
         ident = column.this
         if not isinstance(ident, exp.Identifier):
             continue
-        wanted = _resolved(ident)
+        wanted = resolved(ident)
         if wanted in known:
             continue
         if any(name.upper() == wanted.upper() for name in known):
-            raise ProgrammingError(
-                msg=f"SQL compilation error:\ninvalid identifier '{_shown(ident)}'",
-                errno=904,
-                sqlstate="42000",
-            )
+            qualifier = resolved(column.args.get("table"))
+            raise InvalidIdentifier([qualifier, wanted] if qualifier else [wanted])

@@ -113,6 +113,17 @@ def _unknown_column(session):
     session.connection.cursor().execute("SELECT A\nFROM KNOWN WHERE KNOWN.MISSING > 1")
 
 
+def _unknown_after_expression(session):
+    # The stack names A+1 with an alias before running it; the place is in the text as sent.
+    session.sql("CREATE OR REPLACE TABLE KNOWN (A INT)").collect()
+    session.connection.cursor().execute("SELECT a+1,\n  a*2, zz FROM KNOWN")
+
+
+def _unknown_after_expression_schema(session):
+    session.sql("CREATE OR REPLACE TABLE KNOWN (A INT)").collect()
+    return session.sql("SELECT a+1, zz FROM KNOWN").schema  # a describe-only request
+
+
 CASES = [
     Case(
         "Generated rows",
@@ -191,6 +202,20 @@ CASES = [
         "a qualified unknown column on line 2: invalid identifier, with its place",
         _unknown_column,
         Raises(904, "error line 2 at position 17\ninvalid identifier 'KNOWN.MISSING'"),
+        "SQL compilation error 000904: invalid identifier",
+    ),
+    Case(
+        "Queries",
+        "an unknown column after an unaliased expression: placed in the statement as sent",
+        _unknown_after_expression,
+        Raises(904, "error line 2 at position 7\ninvalid identifier 'ZZ'"),
+        "SQL compilation error 000904: invalid identifier",
+    ),
+    Case(
+        "Queries",
+        "DataFrame.schema of a select of an unknown column after an expression: its place",
+        _unknown_after_expression_schema,
+        Raises(904, "error line 1 at position 12\ninvalid identifier 'ZZ'"),
         "SQL compilation error 000904: invalid identifier",
     ),
     Case(

@@ -35,11 +35,39 @@ def snowflake_error(code: int, sql_state: str, message: str) -> JSONResponse:
     )
 
 
+# fakesnow is given another text than the client sent (server.query_request names expressions):
+# (the text given, the text sent) of the connection's last statement, for an error's place.
+_SENT = "tutorial_sent"
+_COMMAND = "tutorial_command"  # on a cursor, during its outermost server_errors call
+
+
+def keep_sent(conn, given: str, sent: str) -> None:
+    """Keeps on the connection the statement as the client sent it, for fakesnow's `given`."""
+    conn.__dict__[_SENT] = (given, sent)
+
+
+def _as_sent(cursor, command: str) -> str:
+    given, sent = cursor._conn.__dict__.get(_SENT, (None, None))
+    return sent if command == given else command
+
+
 def server_errors(name: str):
     """fakesnow's cursor method `name`, whose unexpected errors become Snowflake errors, not
     HTTP 500s."""
 
     def wrapper(self, *args, **kwargs):
+        # The outermost call on the cursor places an unknown name, in the text the client sent:
+        # a call inside it (_describe_only's execute of DESCRIBE ...) runs fakesnow's own text.
+        outermost = _COMMAND not in self.__dict__
+        if outermost:
+            self.__dict__[_COMMAND] = _as_sent(self, str(args[0])) if args else None
+        try:
+            return _call(self, args, kwargs, self.__dict__[_COMMAND] if outermost else None)
+        finally:
+            if outermost:
+                del self.__dict__[_COMMAND]
+
+    def _call(self, args, kwargs, command: str | None):
         try:
             return upstream(FakeSnowflakeCursor, name)(self, *args, **kwargs)
         except ProgrammingError as error:
@@ -62,7 +90,7 @@ def server_errors(name: str):
                     errno=2002,
                     sqlstate="42710",
                 ) from None
-            if args and (unknown := invalid_identifier(error, str(args[0]))):
+            if command is not None and (unknown := invalid_identifier(error, command)):
                 raise unknown from None
             raise
         except SnowflakeError:

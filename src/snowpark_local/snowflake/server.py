@@ -27,7 +27,7 @@ from starlette.routing import Route
 from sagemaker_snowpark.errors import TutorialError
 from snowpark_local.patch import Patch
 
-from .errors import error_response, server_errors, snowflake_syntax_error
+from .errors import error_response, keep_sent, server_errors, snowflake_syntax_error
 from .expression_names import name_expressions
 from .identifiers import identifier
 from .merge import merge
@@ -56,6 +56,7 @@ async def query_request(request: Request) -> Response:
         if isinstance(rewritten, Response):
             return rewritten
         payload["sqlText"] = name_expressions(rewritten)
+        keep_sent(conn, payload["sqlText"], original["sqlText"])
         if payload != original:
             raw = json.dumps(payload).encode()
             request._body = gzip.compress(raw) if gzipped else raw  # Starlette's cached body

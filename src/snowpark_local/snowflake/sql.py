@@ -1,5 +1,6 @@
-"""SQL fixed inside fakesnow's transform: Snowflake's session functions, qualified quoted names in
-IDENTIFIER(?), COPY FROM '@stage', $1 over VALUES, TRIM's characters."""
+"""fakesnow's SQL transform, extended: `transform` runs the stack's rules (a module each, see the
+package's docstring) around fakesnow's own, in order; here too: Snowflake's session functions,
+signed HASH(), COPY FROM '@stage', $1 over VALUES, TRIM's characters."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Statements answered before fakesnow sees them: warehouses, session settings, DROP STAGE and
-DROP FILE FORMAT, CREATE and DROP DATABASE, and what the stack refuses (UDFs and stored procedures).
+DROP FILE FORMAT, CREATE and DROP DATABASE, COPY INTO @stage (unload.py), SCOPED TEMPORARY
+objects (temporary.py), and what the stack refuses (UDFs and stored procedures).
 
 DROP STAGE and DROP FILE FORMAT (Snowflake's DROP STAGE and DROP FILE FORMAT pages): the named
 object is removed, answering `<NAME> successfully dropped.`; a missing one is an error unless IF

@@ -31,6 +31,7 @@ print(f"greeting={os.environ.get('GREETING')} job={os.environ.get('TRAINING_JOB_
 print(f"channels={sorted(channels)}")
 print(f"tmp {resources['current_host']}={tempfile.gettempdir()}")
 print(f"tracker={os.environ.get('TRACKER_HOST')}:{os.environ.get('TRACKER_PORT')}")
+print(f"cpus {resources['current_host']}={sorted(os.sched_getaffinity(0))}")
 mode = hyperparameters.get("mode", "ok")
 if mode == "fail":
     with open(f"{base}/output/failure", "w") as failure:
@@ -249,6 +250,28 @@ def test_two_hosts_each_get_their_own_tree_and_log_stream(image, bucket, role_ar
     # AWS: billable time is wall-clock time, per instance; the bill is it times InstanceCount.
     described = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
     assert described["BillableTimeInSeconds"] == described["TrainingTimeInSeconds"]
+
+
+def test_each_host_runs_on_cpus_of_its_own_as_each_instance_does(
+    image, bucket, role_arn, training_log
+):
+    machine = sorted(os.sched_getaffinity(0))
+    model_trainer = trainer(image, bucket, role_arn, instance_count=2, mode="ok")
+    model_trainer.train(wait=True, logs=True)
+    log = training_log()
+    shares = {
+        host: json.loads(log.split(f"cpus {host}=")[1].splitlines()[0])
+        for host in ("algo-1", "algo-2")
+    }
+    if len(machine) < 2:  # more hosts than CPUs: they share them
+        assert shares == {"algo-1": machine, "algo-2": machine}
+    else:
+        assert shares["algo-1"] and shares["algo-2"]
+        assert not set(shares["algo-1"]) & set(shares["algo-2"])
+        assert sorted(shares["algo-1"] + shares["algo-2"]) == machine
+    single = trainer(image, bucket, role_arn, mode="ok")
+    single.train(wait=True, logs=True)
+    assert f"cpus algo-1={machine}" in training_log()
 
 
 def test_each_host_s_tmp_is_a_scratch_folder_of_the_job_gone_after_it(

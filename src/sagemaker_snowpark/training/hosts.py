@@ -97,3 +97,11 @@ def collective(hosts: Hosts, port: int):
                 tracker.free()  # now: a failed run then leaves no error at the interpreter's exit
             except xgboost.core.XGBoostError:
                 pass
+
+
+def usable_cpus() -> int:
+    """The CPUs this host's program may run on: the instance's on SageMaker, its share of the
+    machine's in the local stack (os.cpu_count() counts the machine's, whatever the share)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1

@@ -223,7 +223,8 @@ class TrainingRuntime:
         scratch = {host: job_dir / f"{host}.tmp" for host in hosts}
         pumps = []
         job_environment = self._environment(job)  # one session of the role serves every host
-        for host in hosts:
+        shares = cpu_shares(len(hosts)) if not built.docker_image else [None] * len(hosts)
+        for host, cpus in zip(hosts, shares, strict=True):
             scratch[host].mkdir()
             env = {**job_environment, **network}
             if built.docker_image:  # docker mode: the real image, /opt/ml mounted
@@ -251,6 +252,7 @@ class TrainingRuntime:
                     trees[host],
                     env if not built.docker_image else None,
                     (account, region, streams[host] if can_log else None, logged[host]),
+                    cpus=cpus,
                 )
             )
 
@@ -465,9 +467,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_program(run: _Run, command, cwd, env, log_to: tuple, group=TRAINING_LOG_GROUP):
-    """Start one host's program and the thread that copies its output to CloudWatch Logs
-    (`log_to`: account, Region, stream or None, the list of lines logged); the thread."""
+def cpu_shares(hosts: int) -> list[set[int] | None]:
+    """Each host's share of this machine's CPUs, as each instance has CPUs of its own on SageMaker:
+    disjoint sets when there are at least as many CPUs as hosts, else None (all, shared)."""
+    if hosts == 1 or not hasattr(os, "sched_getaffinity"):
+        return [None] * hosts
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < hosts:
+        return [None] * hosts
+    return [set(cpus[i::hosts]) for i in range(hosts)]
+
+
+def start_program(run: _Run, command, cwd, env, log_to: tuple, group=TRAINING_LOG_GROUP, cpus=None):
+    """Start one host's program (on `cpus`, when given) and the thread that copies its output to
+    CloudWatch Logs (`log_to`: account, Region, stream or None, the list of lines logged); the
+    thread."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -477,6 +491,9 @@ def start_program(run: _Run, command, cwd, env, log_to: tuple, group=TRAINING_LO
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so a stop reaches its children
     )
+    if cpus:
+        # Set before the program's imports start their threads, which inherit it.
+        os.sched_setaffinity(process.pid, cpus)
     run.processes.append(process)
     pump = threading.Thread(
         target=_pump_logs, args=(process, *log_to), kwargs={"group": group}, daemon=True

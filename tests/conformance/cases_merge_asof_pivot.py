@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from snowflake.snowpark.functions import col, when_matched, when_not_matched
 
-from conformance.harness import Case, rows
+from conformance.harness import Case, Raises, rows
 
 _INVENTORY = "SELECT * FROM VALUES ('apple', 5.00), ('pear', 2.00), ('plum', 7.00) AS v(ITEM, QTY)"
 _CHANGES = (
@@ -49,6 +49,33 @@ def _merge_result_row(session) -> tuple:
     )
     found = result.collect()
     return tuple(found[0].as_dict()), rows(found), rows(session.sql("SELECT * FROM T ORDER BY ID"))
+
+
+def _merge_two_source_rows(session, then: str, values: str = "(1, 'a'), (1, 'b')"):
+    session.sql("CREATE OR REPLACE TABLE T (ID INT, NAME VARCHAR)").collect()
+    session.sql("INSERT INTO T VALUES (1, 'one'), (2, 'two')").collect()
+    found = session.sql(
+        f"MERGE INTO T USING (SELECT * FROM VALUES {values} AS s(ID, NAME)) s ON T.ID = s.ID "
+        f"WHEN MATCHED {then}"
+    ).collect()
+    return rows(found), rows(session.sql("SELECT * FROM T ORDER BY ID"))
+
+
+def _merge_duplicates_that_only_delete(session):
+    return _merge_two_source_rows(session, "THEN DELETE")
+
+
+def _merge_duplicates_where_one_updates(session):
+    # Of the two source rows of target row 1, only 'b' meets the UPDATE's condition; 'a' deletes.
+    return _merge_two_source_rows(
+        session, "AND s.NAME = 'b' THEN UPDATE SET NAME = s.NAME WHEN MATCHED THEN DELETE"
+    )
+
+
+def _merge_one_update_per_target_row(session):
+    return _merge_two_source_rows(
+        session, "THEN UPDATE SET NAME = s.NAME", values="(1, 'uno'), (2, 'dos'), (3, 'tres')"
+    )
 
 
 def _asof_next_quote(session) -> list[tuple]:
@@ -207,5 +234,33 @@ CASES = [
             [(1, Decimal("1.50"), None), (2, None, Decimal("3.00"))],
         ),
         "PIVOT (ANY)",
+    ),
+    Case(
+        "Queries",
+        "MERGE where a target row joins two source rows that update it: an error, nothing changed",
+        lambda s: _merge_two_source_rows(s, "THEN UPDATE SET NAME = s.NAME"),
+        Raises(100090, "Duplicate row detected during DML action"),
+        "MERGE, nondeterministic results (ERROR_ON_NONDETERMINISTIC_MERGE, TRUE by default)",
+    ),
+    Case(
+        "Queries",
+        "MERGE where one of a target row's two source rows updates and the other deletes: an error",
+        _merge_duplicates_where_one_updates,
+        Raises(100090, "Duplicate row detected during DML action"),
+        "MERGE, nondeterministic results (ERROR_ON_NONDETERMINISTIC_MERGE, TRUE by default)",
+    ),
+    Case(
+        "Queries",
+        "MERGE where a target row's two source rows both delete it: deterministic, deleted once",
+        _merge_duplicates_that_only_delete,
+        ([(1,)], [(2, "two")]),
+        "MERGE, deterministic results (several source rows that only delete)",
+    ),
+    Case(
+        "Queries",
+        "MERGE where each target row has one source row: its update",
+        _merge_one_update_per_target_row,
+        ([(2,)], [(1, "uno"), (2, "dos")]),
+        "MERGE, deterministic results",
     ),
 ]

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from snowpark_local.patch import upstream
 
 from .identifiers import invalid_identifier
+from .merge import DUPLICATE
 
 # --- Statements answered before fakesnow sees them
 
@@ -104,6 +105,8 @@ def server_errors(name: str):
                     errno=2049,
                     sqlstate="42601",
                 ) from None
+            if DUPLICATE in str(error):  # merge.py's check of a nondeterministic MERGE
+                raise ProgrammingError(msg=DUPLICATE, errno=100090, sqlstate="42P18") from None
             raise ProgrammingError(msg=str(error), errno=100038, sqlstate="22018") from None
         except Exception as error:  # noqa: BLE001 - every error reaches the client as Snowflake's
             message = str(error).split("\n")[0] or type(error).__name__

@@ -25,7 +25,7 @@ LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # make test runs the suite's groups on this many pytest-xdist workers (docs/testing.md); 0 runs
 # it in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 .PHONY: help install tutorial test test-fast test-stack test-series test-docker test-examples lab notebooks bench lint format lock local-up local-down local-status local-reset picture render times real-account clean
